@@ -1,0 +1,1 @@
+"""Database layer: tables, engine, the aggregate compiler, ingest writers."""

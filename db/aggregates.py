@@ -1,0 +1,58 @@
+"""Run compiled aggregate statements and split their rows per entity."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.compiler import AggregateQuery, Fact, compile_aggregate, compile_top_errors
+
+
+@dataclass(frozen=True)
+class Group:
+    """One row of an answer: its key (None, a dimension value or a bucket) and measures."""
+
+    key: Any
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """One ranked error label of an entity."""
+
+    error: str
+    count: int
+    share: float
+    last_seen: datetime
+
+
+async def fetch_groups(
+    conn: AsyncConnection, fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]
+) -> dict[str, list[Group]]:
+    """Groups per entity id; an entity without matching rows maps to an empty list."""
+    result: dict[str, list[Group]] = defaultdict(list)
+    rows = await conn.execute(compile_aggregate(fact, query, entity_ids))
+    key_name = "group_key" if query.group_by else "bucket" if query.granularity else None
+    for row in rows.mappings():
+        key = row[key_name] if key_name else None
+        values = {name: row[name] for name in query.measures}
+        result[row["entity_id"]].append(Group(key, values))
+    return {entity_id: result.get(entity_id, []) for entity_id in entity_ids}
+
+
+async def fetch_top_errors(
+    conn: AsyncConnection, fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]
+) -> dict[str, list[ErrorRow]]:
+    """Ranked error labels per entity id."""
+    result: dict[str, list[ErrorRow]] = defaultdict(list)
+    rows = await conn.execute(compile_top_errors(fact, query, entity_ids))
+    for row in rows.mappings():
+        result[row["entity_id"]].append(
+            ErrorRow(row["error"], row["count"], row["share"], row["last_seen"])
+        )
+    return {entity_id: result.get(entity_id, []) for entity_id in entity_ids}

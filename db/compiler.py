@@ -1,0 +1,198 @@
+"""The aggregate compiler: one SELECT per analytics question, for every fact table.
+
+A fact table declares its measures (name -> aggregate expression) and its
+dimensions (key -> column); ``compile_aggregate`` turns a question about a
+set of entities into a single grouped statement, and ``compile_top_errors``
+ranks error labels the same way. Endpoints, products and models are
+declarations (see ``db.facts``), not copies of this code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Select,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+GRANULARITIES = ("minute", "hour", "day")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An aggregate expression and the value it takes over zero rows."""
+
+    expression: ColumnElement[Any]
+    empty: Any = None
+
+
+@dataclass(frozen=True)
+class ErrorLabels:
+    """Which rows are errors, and the column that names their cause."""
+
+    is_error: ColumnElement[bool]
+    label: ColumnElement[Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Fact:
+    """A fact table as the compiler sees it. Hashed by identity (one per table)."""
+
+    name: str
+    entity: ColumnElement[Any]
+    time: ColumnElement[datetime]
+    row_id: ColumnElement[Any]
+    measures: Mapping[str, Measure]
+    dimensions: Mapping[str, ColumnElement[Any]]
+    filters: Mapping[str, ColumnElement[Any]]
+    rank: ColumnElement[Any]
+    errors: ErrorLabels | None = None
+
+    def empty_values(self, measures: frozenset[str]) -> dict[str, Any]:
+        """The measures' values over zero rows (0 for counts and rates, None otherwise)."""
+        return {name: self.measures[name].empty for name in measures}
+
+
+FilterValues = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class AggregateQuery:
+    """What to compute for each entity: hashable, so it can be part of a loader key.
+
+    ``filters`` holds (filter key, allowed values) pairs; a filter that is not
+    given is simply absent, an empty tuple of values matches nothing.
+    """
+
+    measures: frozenset[str]
+    start: datetime
+    end: datetime
+    filters: tuple[tuple[str, FilterValues], ...] = ()
+    group_by: str | None = None
+    granularity: str | None = None
+    limit: int | None = None
+
+
+def rate(numerator: ColumnElement[Any], denominator: ColumnElement[Any]) -> ColumnElement[Any]:
+    """numerator / denominator as a float; 0 when the denominator is 0 (contract)."""
+    return func.coalesce(cast(numerator, Float) / func.nullif(denominator, 0), 0.0)
+
+
+def percentile(fraction: float, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Continuous percentile (linear interpolation) of column, ignoring nulls."""
+    return func.percentile_cont(fraction).within_group(column)
+
+
+def dimension_value(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A dimension as text: decimal for numbers, the empty string for null."""
+    return func.coalesce(cast(column, String), literal(""))
+
+
+def where_clauses(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> list[Any]:
+    """Entity, half-open time range and filter conditions shared by every statement."""
+    clauses: list[Any] = [
+        fact.entity.in_(list(entity_ids)),
+        fact.time >= query.start,
+        fact.time < query.end,
+    ]
+    for key, values in query.filters:
+        clauses.append(_matches(fact.filters[key], values))
+    return clauses
+
+
+def _matches(column: ColumnElement[Any], values: FilterValues) -> ColumnElement[bool]:
+    if not values:
+        return false()
+    condition = column.in_(list(values))
+    # Breakdowns show null as "", so filtering on "" must find those rows again.
+    if "" in values:
+        condition = or_(condition, column.is_(None))
+    return condition
+
+
+def compile_aggregate(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> Select[Any]:
+    """One statement answering query for every entity in entity_ids.
+
+    Columns: ``entity_id``, then ``group_key`` (a dimension's text) or
+    ``bucket`` when grouped, then one column per selected measure.
+    Grouped rows come ranked (breakdown) or in time order (timeseries).
+    """
+    entity = fact.entity.label("entity_id")
+    keys: list[ColumnElement[Any]] = [entity]
+    order: list[Any] = []
+    if query.group_by is not None:
+        key = dimension_value(fact.dimensions[query.group_by]).label("group_key")
+        keys.append(key)
+        order = [fact.rank.desc(), key]
+    elif query.granularity is not None:
+        bucket = func.date_trunc(query.granularity, fact.time, "UTC").label("bucket")
+        keys.append(bucket)
+        order = [bucket]
+    measures = [fact.measures[name].expression.label(name) for name in sorted(query.measures)]
+    statement = (
+        select(*keys, *measures)
+        .where(and_(*where_clauses(fact, query, entity_ids)))
+        .group_by(*[k.element for k in keys])
+    )
+    if query.limit is None or query.group_by is None:
+        return statement.order_by(entity, *order)
+    ranked = statement.add_columns(
+        func.row_number().over(partition_by=fact.entity, order_by=order).label("position")
+    ).subquery("ranked")
+    return (
+        select(*[ranked.c[c.name] for c in (*keys, *measures)])
+        .where(ranked.c.position <= query.limit)
+        .order_by(ranked.c.entity_id, ranked.c.position)
+    )
+
+
+def compile_top_errors(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> Select[Any]:
+    """Error labels per entity, most frequent first, ties by label.
+
+    ``share`` divides by every error row of the entity, labelled or not;
+    unlabelled errors are counted in that total but never listed.
+    """
+    if fact.errors is None:
+        raise ValueError(f"{fact.name} declares no error labels")
+    label = dimension_value(fact.errors.label).label("error")
+    entity = fact.entity.label("entity_id")
+    count = func.count()
+    grouped = (
+        select(
+            entity,
+            label,
+            count.label("count"),
+            func.max(fact.time).label("last_seen"),
+            (cast(count, Float) / func.sum(count).over(partition_by=fact.entity)).label("share"),
+            func.row_number()
+            .over(partition_by=fact.entity, order_by=[(label.element == ""), count.desc(), label])
+            .label("position"),
+        )
+        .where(and_(*where_clauses(fact, query, entity_ids), fact.errors.is_error))
+        .group_by(fact.entity, label.element)
+        .subquery("labelled")
+    )
+    return (
+        select(
+            grouped.c.entity_id,
+            grouped.c.error,
+            grouped.c.count,
+            grouped.c.last_seen,
+            grouped.c.share,
+        )
+        .where(grouped.c.error != "", grouped.c.position <= (query.limit or 10))
+        .order_by(grouped.c.entity_id, grouped.c.position)
+    )

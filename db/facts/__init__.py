@@ -1,0 +1,1 @@
+"""Fact-table declarations for the aggregate compiler, one module per entity kind."""

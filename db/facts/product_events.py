@@ -1,0 +1,43 @@
+"""Product usage and performance events, declared for the aggregate compiler."""
+
+from __future__ import annotations
+
+from sqlalchemy import distinct, func
+
+from db.compiler import ErrorLabels, Fact, Measure, percentile, rate
+from db.tables import product_events as t
+
+_events = func.count()
+_errors = func.count().filter(t.c.is_error)
+
+PRODUCT_EVENTS = Fact(
+    name="product_events",
+    entity=t.c.product_id,
+    time=t.c.ts,
+    row_id=t.c.event_id,
+    measures={
+        "total_events": Measure(_events, 0),
+        "error_count": Measure(_errors, 0),
+        "error_rate": Measure(rate(_errors, _events), 0.0),
+        "unique_users": Measure(func.count(distinct(t.c.user_id)), 0),
+        "avg_page_load_time_ms": Measure(func.avg(t.c.page_load_time_ms)),
+        "p95_page_load_time_ms": Measure(percentile(0.95, t.c.page_load_time_ms)),
+        "avg_api_latency_ms": Measure(func.avg(t.c.api_latency_ms)),
+        "p95_api_latency_ms": Measure(percentile(0.95, t.c.api_latency_ms)),
+        "avg_duration_ms": Measure(func.avg(t.c.duration_ms)),
+    },
+    dimensions={
+        "COUNTRY": t.c.country,
+        "DEVICE_TYPE": t.c.device_type,
+        "EVENT_TYPE": t.c.event_type,
+        "SOURCE": t.c.source,
+    },
+    filters={
+        "countries": t.c.country,
+        "deviceTypes": t.c.device_type,
+        "eventTypes": t.c.event_type,
+        "sources": t.c.source,
+    },
+    rank=_events,
+    errors=ErrorLabels(is_error=t.c.is_error, label=t.c.error_code),
+)

@@ -1,0 +1,1 @@
+"""Validated, idempotent, all-or-nothing batch ingest for every fact table."""

@@ -1,0 +1,186 @@
+"""One batch of rows of one kind: validate, write once, count, quarantine.
+
+A batch is one transaction. Valid rows go in with a single
+``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``, so a retried batch
+stores nothing twice; rejected rows go to the quarantine in the same
+transaction, so a database fault leaves nothing of the batch behind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.engine import Database
+from db.ingest.fields import RowError
+from db.tables import quarantine
+
+
+class IngestFailed(Exception):
+    """The database refused the batch; nothing of it was stored and a retry is safe."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row that was not stored: its position, the field at fault, and why."""
+
+    index: int
+    field: str | None
+    message: str
+
+
+@dataclass
+class IngestOutcome:
+    """Every submitted row lands in exactly one of these."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def add(self, other: IngestOutcome) -> None:
+        """Fold another batch's counts into this one."""
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What a validator needs besides the row: the server clock and its tolerance."""
+
+    now: datetime
+    future_tolerance: timedelta
+
+
+Validator = Callable[[Mapping[str, Any], RowContext], dict[str, Any]]
+Register = Callable[[AsyncConnection, Sequence[RowMapping]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class IngestKind:
+    """How one kind of row is checked, stored and registered with its entities."""
+
+    kind: str
+    table: Table
+    id_column: str
+    validate: Validator
+    returning: tuple[str, ...]
+    register: Register
+
+
+@dataclass
+class CheckedBatch:
+    """A batch after validation: unique valid rows, and what was set aside."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    in_batch_duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    rejected_raw: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+def check_batch(
+    kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext, first_index: int = 0
+) -> CheckedBatch:
+    """Validate every row; keep the first of rows that share an id."""
+    checked = CheckedBatch()
+    seen: set[str] = set()
+    for offset, raw in enumerate(raws):
+        try:
+            row = kind.validate(raw, context)
+        except RowError as error:
+            checked.rejected.append(Rejection(first_index + offset, error.field, error.message))
+            checked.rejected_raw.append(raw)
+            continue
+        row_id = row[kind.id_column]
+        if row_id in seen:
+            checked.in_batch_duplicates += 1
+            continue
+        seen.add(row_id)
+        checked.rows.append(row)
+    return checked
+
+
+async def quarantine_rows(
+    conn: AsyncConnection,
+    kind: str,
+    rejected: Sequence[Rejection],
+    raws: Sequence[Mapping[str, Any]],
+) -> None:
+    """Keep rejected rows with their raw input and the reason."""
+    if not rejected:
+        return
+    await conn.execute(
+        quarantine.insert(),
+        [
+            {
+                "kind": kind,
+                "row_index": r.index,
+                "field": r.field,
+                "message": r.message,
+                "raw": jsonable(raw),
+            }
+            for r, raw in zip(rejected, raws, strict=True)
+        ],
+    )
+
+
+async def write_checked(
+    conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch
+) -> IngestOutcome:
+    """Store a checked batch on conn (the caller owns the transaction)."""
+    inserted: Sequence[RowMapping] = []
+    if checked.rows:
+        table = kind.table
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c[kind.id_column]])
+            .returning(*[table.c[name] for name in kind.returning])
+        )
+        inserted = (await conn.execute(statement, checked.rows)).mappings().all()
+        if inserted:
+            await kind.register(conn, inserted)
+    await quarantine_rows(conn, kind.kind, checked.rejected, checked.rejected_raw)
+    return IngestOutcome(
+        accepted=len(inserted),
+        duplicates=len(checked.rows) - len(inserted) + checked.in_batch_duplicates,
+        rejected=list(checked.rejected),
+    )
+
+
+async def ingest_batch(
+    db: Database, kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext
+) -> IngestOutcome:
+    """Validate and store one batch in one transaction."""
+    checked = check_batch(kind, raws, context)
+    try:
+        async with db.write() as conn:
+            return await write_checked(conn, kind, checked)
+    except SQLAlchemyError as error:
+        raise IngestFailed(
+            f"the database refused the batch ({type(error.orig or error).__name__}); "
+            "nothing of it was stored, and sending it again is safe"
+        ) from error
+
+
+def jsonable(value: Any) -> Any:
+    """A raw row made storable as JSON: date-times as ISO text, the rest as given."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):  # no JSON form
+        return None
+    if hasattr(value, "value") and not isinstance(value, str | int | float | bool):
+        return jsonable(value.value)  # enums
+    return value

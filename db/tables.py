@@ -1,0 +1,169 @@
+"""Every table of the gateway, declared once; Alembic migrations mirror this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _ts(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+# ------------------------------------------------------------------ products
+
+product_events = Table(
+    "product_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("product_id", Text, nullable=False),
+    _ts("ts"),
+    Column("product_name", Text),
+    Column("event_type", Text, nullable=False),
+    Column("user_id", Text),
+    Column("session_id", Text),
+    Column("duration_ms", Float),
+    Column("error_code", Text),
+    Column("page_load_time_ms", Float),
+    Column("api_latency_ms", Float),
+    Column("is_error", Boolean, nullable=False),
+    Column("source", Text),
+    Column("device_type", Text),
+    Column("country", Text),
+    Column("properties", JSONB),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "product_id", "ts"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text),
+    Column("name_seen_at", DateTime(timezone=True)),
+    _ts("first_seen"),
+    _ts("last_seen"),
+)
+
+# ------------------------------------------------------------------ endpoints
+
+api_requests = Table(
+    "api_requests",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("endpoint", Text, nullable=False),
+    _ts("ts"),
+    Column("method", Text, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("region", Text),
+    Column("device_type", Text),
+    Column("document_type", Text),
+    Column("error_reason", Text),
+    Column("user_id", Text),
+    Column("session_id", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "endpoint", "ts"),
+)
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("name", Text, primary_key=True),
+    _ts("first_seen", nullable=True),
+    _ts("last_seen", nullable=True),
+    Column("avg_order_value", Float),
+    Column("cost_per_request", Float),
+    Column("revenue_critical", Boolean, nullable=False, server_default=text("false")),
+    Column("configured_at", DateTime(timezone=True)),
+)
+
+# ------------------------------------------------------------------ models
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("prediction_id", Text, primary_key=True),
+    Column("model_id", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+    _ts("ts"),
+    Column("features", JSONB),
+    Column("predicted_value", Float, nullable=False),
+    Column("actual_value", Float),
+    Column("actual_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "model_id", "environment", "ts"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Text, primary_key=True),
+    _ts("first_seen"),
+    _ts("last_seen"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model_id", Text, nullable=False),
+    Column("environment", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    _ts("first_seen"),
+    _ts("last_seen"),
+    PrimaryKeyConstraint("model_id", "environment", "version"),
+)
+
+# ------------------------------------------------------------------ custom metrics
+
+metric_samples = Table(
+    "metric_samples",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("value", Float, nullable=False),
+    _ts("ts"),
+    Column("tags", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("unit", Text),
+    Column("source", Text),
+    Index(None, "name", "ts"),
+)
+
+# ------------------------------------------------------------------ quarantine
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("row_index", Integer),
+    Column("field", Text),
+    Column("message", Text, nullable=False),
+    Column("raw", JSONB, nullable=False),
+    Index(None, "received_at", "id"),
+    Index(None, "kind", "received_at", "id"),
+)

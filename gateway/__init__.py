@@ -1,0 +1,1 @@
+"""The gateway process: settings, app factory, CLI, auth and health."""

@@ -1,0 +1,99 @@
+"""`analytics-gateway`: serve, migrate, demo, load and schema."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import sys
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from db.engine import Database
+from db.migrate import upgrade_to_head
+from gateway.app import create_app
+from gateway.runtime import database_url
+from gateway.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="The analytics gateway: one GraphQL API over products, endpoints and ML models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(settings: Settings, url: str, host: str, port: int) -> None:
+    if not _is_loopback(host) and settings.admin_token is None:
+        console.print(
+            f"[red]refusing to listen on {host} without GATEWAY_ADMIN_TOKEN[/red]: "
+            "set a token, or bind to 127.0.0.1"
+        )
+        raise typer.Exit(2)
+    database = Database(url, pool_size=settings.db_pool_size)
+    console.print(f"GraphQL API and GraphiQL at [bold]http://{host}:{port}/graphql[/bold]")
+    uvicorn.run(create_app(database, settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="address to bind (default GATEWAY_HOST)"),
+    port: int = typer.Option(None, help="port (default GATEWAY_PORT)"),
+) -> None:
+    """Migrate the database to head, then serve the API."""
+    settings = get_settings()
+    with database_url(settings) as url:
+        upgrade_to_head(url)
+        _serve(settings, url, host or settings.host, port or settings.port)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the latest schema, and nothing else."""
+    with database_url(get_settings()) as url:
+        upgrade_to_head(url)
+    console.print("database is at the latest migration")
+
+
+@app.command()
+def schema() -> None:
+    """Print the served GraphQL schema as SDL."""
+    from schema.root import schema as served
+
+    sys.stdout.write(served.as_str() + "\n")
+
+
+@app.command()
+def demo(
+    host: str = typer.Option(None, help="address to bind (default GATEWAY_HOST)"),
+    port: int = typer.Option(None, help="port (default GATEWAY_PORT)"),
+    serve_after: bool = typer.Option(
+        True, "--serve/--no-serve", help="serve the API after loading"
+    ),
+) -> None:
+    """Load a realistic demo data set, then serve the API over it."""
+    from gateway.demo import load_demo
+
+    settings = get_settings()
+    with database_url(settings) as url:
+        upgrade_to_head(url)
+        summary = asyncio.run(load_demo(url, settings))
+        for line in summary:
+            console.print(line)
+        if serve_after:
+            _serve(settings, url, host or settings.host, port or settings.port)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

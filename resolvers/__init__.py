@@ -1,0 +1,1 @@
+"""What each field does: read arguments, pick loaders, shape results."""

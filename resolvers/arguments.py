@@ -1,0 +1,126 @@
+"""Turning GraphQL arguments into checked values: ranges, page sizes, cursors,
+filters and the measures a query selected."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
+
+from db.compiler import FilterValues
+from resolvers.errors import bad_input
+from schema.common import TimeRange
+
+DEFAULT_SPAN = timedelta(hours=24)
+
+
+def utc(value: datetime) -> datetime:
+    """A datetime in UTC; one without an offset is taken as UTC (contract)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def time_window(range_: TimeRange | None, now: datetime) -> tuple[datetime, datetime]:
+    """[from, to) with the contract's defaults: to = now, from = to - 24 h."""
+    end = utc(range_.to) if range_ and range_.to else now
+    start = utc(range_.from_) if range_ and range_.from_ else end - DEFAULT_SPAN
+    if start > end:
+        raise bad_input(
+            f"range.from is after range.to ({start.isoformat()} > {end.isoformat()})", "range"
+        )
+    return start, end
+
+
+def page_size(first: int, maximum: int, argument: str = "first") -> int:
+    """A page size within 0..maximum, or a clear error."""
+    if not 0 <= first <= maximum:
+        raise bad_input(f"{argument} must be between 0 and {maximum}, got {first}", argument)
+    return first
+
+
+def bounded(value: int, low: int, high: int, argument: str) -> int:
+    """An integer argument within [low, high], or a clear error."""
+    if not low <= value <= high:
+        raise bad_input(f"{argument} must be between {low} and {high}, got {value}", argument)
+    return value
+
+
+def encode_cursor(kind: str, *values: Any) -> str:
+    """An opaque cursor: the keyset position, tagged with what it pages."""
+    payload = [kind, *[v.isoformat() if isinstance(v, datetime) else v for v in values]]
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode()
+
+
+def decode_cursor(cursor: str | None, kind: str, arity: int) -> list[Any] | None:
+    """The values inside a cursor from encode_cursor(kind, ...), or a clear error."""
+    if cursor is None:
+        return None
+    try:
+        payload = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        payload = None
+    if not isinstance(payload, list) or len(payload) != arity + 1 or payload[0] != kind:
+        raise bad_input(f"after: {cursor!r} is not a cursor of this list", "after")
+    return payload[1:]
+
+
+def decode_time_cursor(cursor: str | None, kind: str) -> tuple[datetime, Any] | None:
+    """A (timestamp, id) keyset position from a cursor of newest-first lists."""
+    values = decode_cursor(cursor, kind, 2)
+    if values is None:
+        return None
+    try:
+        return utc(datetime.fromisoformat(values[0])), values[1]
+    except (TypeError, ValueError):
+        raise bad_input(f"after: {cursor!r} is not a cursor of this list", "after") from None
+
+
+def filter_values(filter_: Any, names: Iterable[str]) -> tuple[tuple[str, FilterValues], ...]:
+    """(filter key, values) pairs from a filter input; null lists do not filter."""
+    if filter_ is None:
+        return ()
+    given: dict[str, Any] = (
+        {f.name: getattr(filter_, f.name) for f in fields(filter_)}
+        if is_dataclass(filter_)
+        else dict(vars(filter_))
+    )
+    pairs = []
+    for name in names:
+        values = given.get(_snake(name))
+        if values is not None:
+            pairs.append((name, tuple(values)))
+    return tuple(pairs)
+
+
+def selected_measures(
+    info: Info[Any, Any], measures: Mapping[str, Any], *path: str
+) -> frozenset[str]:
+    """The measures (snake_case) selected below the current field, following path."""
+    current = _fields(info.selected_fields)
+    for name in path:
+        current = [
+            child for field in current for child in _fields(field.selections) if child.name == name
+        ]
+    wanted = {_snake(child.name) for field in current for child in _fields(field.selections)}
+    return frozenset(wanted & measures.keys())
+
+
+def _fields(selections: Iterable[Selection]) -> list[SelectedField]:
+    found: list[SelectedField] = []
+    for selection in selections:
+        if isinstance(selection, FragmentSpread | InlineFragment):
+            found.extend(_fields(selection.selections))
+        else:
+            found.append(selection)
+    return found
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()

@@ -1,0 +1,65 @@
+"""Ingest mutations: from GraphQL input objects to one validated batch."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
+
+from db.ingest.batch import IngestFailed, IngestKind, IngestOutcome, ingest_batch
+from resolvers.context import GatewayContext, context_of
+from resolvers.errors import GatewayError, bad_input
+from schema.common import IngestResult, RejectedRow
+
+
+def raw_row(value: Any) -> dict[str, Any]:
+    """An input object as the client wrote it: camelCase keys, enum values unwrapped."""
+    return {
+        to_camel_case(field.name): _plain(getattr(value, field.name))
+        for field in dataclasses.fields(value)
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def check_batch_size(context: GatewayContext, rows: Sequence[Any], argument: str) -> None:
+    """Refuse a batch larger than GATEWAY_MAX_BATCH_ROWS before touching anything."""
+    limit = context.settings.max_batch_rows
+    if len(rows) > limit:
+        raise bad_input(
+            f"{argument} has {len(rows)} rows; at most {limit} are accepted per call "
+            "(split the batch; ids make retries safe)",
+            argument,
+        )
+
+
+def ingest_result(outcome: IngestOutcome) -> IngestResult:
+    """The GraphQL shape of an ingest outcome."""
+    return IngestResult(
+        accepted=outcome.accepted,
+        duplicates=outcome.duplicates,
+        rejected=[
+            RejectedRow(index=r.index, field=r.field, message=r.message) for r in outcome.rejected
+        ],
+    )
+
+
+async def ingest(
+    info: Info[Any, Any], kind: IngestKind, rows: Sequence[Any], argument: str
+) -> IngestResult:
+    """Validate and store one batch of input objects; one transaction."""
+    context = context_of(info)
+    check_batch_size(context, rows, argument)
+    try:
+        outcome = await ingest_batch(
+            context.db, kind, [raw_row(r) for r in rows], context.row_context()
+        )
+    except IngestFailed as error:
+        raise GatewayError(str(error), "INGEST_FAILED", retryable=True) from error
+    return ingest_result(outcome)

@@ -1,0 +1,80 @@
+"""Keyset pages of entity catalogs and of raw fact rows, before they become connections."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.engine import RowMapping
+
+from db import catalog, rows
+from db.compiler import AggregateQuery, Fact
+from resolvers.arguments import decode_cursor, decode_time_cursor, encode_cursor, page_size
+from resolvers.context import GatewayContext
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    """Items of one page, whether more follow, and a deferred total count."""
+
+    items: list[T]
+    has_next: bool
+    end_cursor: str | None
+    total: Callable[[], Awaitable[int]]
+
+
+async def catalog_page(
+    context: GatewayContext,
+    entities: catalog.Catalog,
+    kind: str,
+    search: str | None,
+    first: int,
+    after: str | None,
+) -> Page[RowMapping]:
+    """Entities in key order, optionally matching search; items are catalog rows."""
+    first = page_size(first, context.settings.max_page_size)
+    position = decode_cursor(after, kind, 1)
+    async with context.db.read() as conn:
+        found = await catalog.page(conn, entities, search, first, position[0] if position else None)
+
+    async def total() -> int:
+        async with context.db.read() as conn:
+            return await catalog.count(conn, entities, search)
+
+    items = found[:first]
+    end_cursor = encode_cursor(kind, items[-1][entities.key]) if items else None
+    return Page(items, len(found) > first, end_cursor, total)
+
+
+async def rows_page(
+    context: GatewayContext,
+    fact: Fact,
+    kind: str,
+    entity_id: str,
+    question: AggregateQuery,
+    first: int,
+    after: str | None,
+    node: Callable[[RowMapping], T],
+) -> Page[T]:
+    """An entity's fact rows matching question's range and filters, newest first."""
+    first = page_size(first, context.settings.max_page_size)
+    position = decode_time_cursor(after, kind)
+    async with context.db.read() as conn:
+        found = await rows.newest_rows(conn, fact, entity_id, question, first, position)
+
+    async def total() -> int:
+        async with context.db.read() as conn:
+            return await rows.count_rows(conn, fact, entity_id, question)
+
+    items = found[:first]
+    end_cursor = encode_cursor(kind, *rows.cursor_of(fact, items[-1])) if items else None
+    return Page([node(row) for row in items], len(found) > first, end_cursor, total)
+
+
+async def find_entity(context: GatewayContext, entities: catalog.Catalog, key: str) -> Any:
+    """One catalog row, or None when the entity is unknown."""
+    async with context.db.read() as conn:
+        return (await catalog.by_keys(conn, entities, [key])).get(key)

@@ -1,0 +1,219 @@
+"""Product fields: overview, breakdown, timeseries, errors, engagement, funnel, events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+from strawberry.types import Info
+
+from db import catalog, funnel
+from db.compiler import AggregateQuery
+from db.facts.product_events import PRODUCT_EVENTS
+from db.tables import products
+from resolvers.arguments import bounded, filter_values, selected_measures, time_window
+from resolvers.context import context_of
+from resolvers.errors import bad_input
+from resolvers.pages import Page, catalog_page, find_entity, rows_page
+from schema.common import ErrorCount, Granularity, TimeRange
+from schema.product_types import (
+    EngagementRow,
+    Funnel,
+    FunnelStep,
+    ProductDimension,
+    ProductEvent,
+    ProductEventFilter,
+    ProductMetrics,
+    ProductPoint,
+    ProductSlice,
+)
+
+PRODUCTS = catalog.Catalog(products, key="id", searchable=("id", "name"))
+MAX_FUNNEL_STEPS = 20
+MAX_BREAKDOWN_LIMIT = 1000
+
+
+def _question(
+    info: Info[Any, Any],
+    range_: TimeRange | None,
+    filter_: ProductEventFilter | None,
+    measures: frozenset[str],
+    **grouping: Any,
+) -> AggregateQuery:
+    start, end = time_window(range_, context_of(info).now)
+    filters = filter_values(filter_, PRODUCT_EVENTS.filters)
+    return AggregateQuery(measures, start, end, filters, **grouping)
+
+
+async def overview(
+    info: Info[Any, Any],
+    product_id: str,
+    range_: TimeRange | None,
+    filter_: ProductEventFilter | None,
+) -> ProductMetrics:
+    """The product's metrics over the range; only the selected measures are computed."""
+    measures = selected_measures(info, PRODUCT_EVENTS.measures)
+    question = _question(info, range_, filter_, measures)
+    if not measures:
+        return ProductMetrics.of({})
+    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
+    return ProductMetrics.of(groups[0].values if groups else PRODUCT_EVENTS.empty_values(measures))
+
+
+async def breakdown(
+    info: Info[Any, Any],
+    product_id: str,
+    by: ProductDimension,
+    range_: TimeRange | None,
+    filter_: ProductEventFilter | None,
+    limit: int,
+) -> list[ProductSlice]:
+    """One slice per dimension value, by totalEvents descending, then value."""
+    bounded(limit, 0, MAX_BREAKDOWN_LIMIT, "limit")
+    measures = selected_measures(info, PRODUCT_EVENTS.measures, "metrics")
+    question = _question(info, range_, filter_, measures, group_by=by.value, limit=limit)
+    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
+    return [ProductSlice(value=g.key, metrics=ProductMetrics.of(g.values)) for g in groups]
+
+
+async def timeseries(
+    info: Info[Any, Any],
+    product_id: str,
+    granularity: Granularity,
+    range_: TimeRange | None,
+    filter_: ProductEventFilter | None,
+) -> list[ProductPoint]:
+    """One point per bucket that has events, in time order."""
+    measures = selected_measures(info, PRODUCT_EVENTS.measures, "metrics")
+    question = _question(info, range_, filter_, measures, granularity=granularity.value)
+    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
+    return [ProductPoint(bucket=g.key, metrics=ProductMetrics.of(g.values)) for g in groups]
+
+
+async def top_errors(
+    info: Info[Any, Any],
+    product_id: str,
+    range_: TimeRange | None,
+    filter_: ProductEventFilter | None,
+    limit: int,
+) -> list[ErrorCount]:
+    """Non-empty error codes, most frequent first; share is over all error events."""
+    bounded(limit, 0, MAX_BREAKDOWN_LIMIT, "limit")
+    question = _question(info, range_, filter_, frozenset(), limit=limit)
+    ranked = await context_of(info).loaders.top_errors.load((PRODUCT_EVENTS, question, product_id))
+    return [
+        ErrorCount(error=r.error, count=r.count, share=r.share, last_seen=r.last_seen)
+        for r in ranked
+    ]
+
+
+async def engagement(
+    info: Info[Any, Any],
+    product_id: str,
+    range_: TimeRange | None,
+    filter_: ProductEventFilter | None,
+) -> list[EngagementRow]:
+    """One row per event type: a breakdown by EVENT_TYPE with three measures."""
+    measures = frozenset({"total_events", "unique_users", "avg_duration_ms"})
+    question = _question(info, range_, filter_, measures, group_by="EVENT_TYPE")
+    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
+    return [
+        EngagementRow(
+            event_type=g.key,
+            events=g.values["total_events"],
+            unique_users=g.values["unique_users"],
+            events_per_user=(
+                g.values["total_events"] / g.values["unique_users"]
+                if g.values["unique_users"]
+                else 0.0
+            ),
+            avg_duration_ms=g.values["avg_duration_ms"],
+        )
+        for g in groups
+    ]
+
+
+async def product_funnel(
+    info: Info[Any, Any],
+    product_id: str,
+    steps: list[str],
+    range_: TimeRange | None,
+    within_seconds: int,
+) -> Funnel:
+    """The ordered funnel of the contract's Funnel type."""
+    if not 1 <= len(steps) <= MAX_FUNNEL_STEPS:
+        raise bad_input(
+            f"steps must name 1 to {MAX_FUNNEL_STEPS} event types, got {len(steps)}", "steps"
+        )
+    bounded(within_seconds, 0, 366 * 86400, "withinSeconds")
+    context = context_of(info)
+    start, end = time_window(range_, context.now)
+    async with context.db.read() as conn:
+        users = await funnel.funnel_users(
+            conn, product_id, steps, start, end, timedelta(seconds=within_seconds)
+        )
+    first = users[0]
+    return Funnel(
+        steps=[
+            FunnelStep(
+                event_type=step,
+                users=count,
+                conversion_from_previous=1.0 if i == 0 else _ratio(count, users[i - 1]),
+                conversion_from_start=_ratio(count, first),
+            )
+            for i, (step, count) in enumerate(zip(steps, users, strict=True))
+        ],
+        overall_conversion=_ratio(users[-1], first),
+    )
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+async def events(
+    info: Info[Any, Any],
+    product_id: str,
+    range_: TimeRange | None,
+    filter_: ProductEventFilter | None,
+    first: int,
+    after: str | None,
+) -> Page[ProductEvent]:
+    """The product's events, newest first, in keyset pages."""
+    question = _question(info, range_, filter_, frozenset())
+    return await rows_page(
+        context_of(info), PRODUCT_EVENTS, "event", product_id, question, first, after, _event
+    )
+
+
+def _event(row: Any) -> ProductEvent:
+    return ProductEvent(
+        event_id=row["event_id"],
+        timestamp=row["ts"],
+        event_type=row["event_type"],
+        user_id=row["user_id"],
+        session_id=row["session_id"],
+        duration_ms=row["duration_ms"],
+        error_code=row["error_code"],
+        page_load_time_ms=row["page_load_time_ms"],
+        api_latency_ms=row["api_latency_ms"],
+        is_error=row["is_error"],
+        source=row["source"],
+        device_type=row["device_type"],
+        country=row["country"],
+        properties=row["properties"],
+    )
+
+
+async def product_page(
+    info: Info[Any, Any], search: str | None, first: int, after: str | None
+) -> Page[RowMapping]:
+    """Products ordered by id, optionally matching search in id or name."""
+    return await catalog_page(context_of(info), PRODUCTS, "product", search, first, after)
+
+
+async def find_product(info: Info[Any, Any], product_id: str) -> RowMapping | None:
+    """The product's catalog row, or None when no event of it was ever stored."""
+    found: RowMapping | None = await find_entity(context_of(info), PRODUCTS, product_id)
+    return found

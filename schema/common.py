@@ -1,0 +1,128 @@
+"""Types shared by every entity kind: ranges, pages, errors, ingest results, stats."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+
+T = TypeVar("T")
+
+
+@strawberry.enum
+class Granularity(Enum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+@strawberry.input(
+    description="Half-open: from <= timestamp < to. Omitted to = now, "
+    "omitted from = 24 hours before to."
+)
+class TimeRange:
+    from_: datetime | None = strawberry.field(default=None, name="from")
+    to: datetime | None = None
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    """A page of nodes; totalCount is computed only when selected."""
+
+    nodes: list[T]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+C = TypeVar("C", bound=Connection[Any])
+
+
+def connection(cls: type[C], page: Any, nodes: list[Any] | None = None) -> C:
+    """A connection from a resolvers.pages.Page (nodes default to the page's items)."""
+    return cls(
+        nodes=page.items if nodes is None else nodes,
+        page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
+        count=page.total,
+    )
+
+
+def or_default(value: int | None, default: int) -> int:
+    """An optional argument with a contract default: an explicit null means the default."""
+    return default if value is None else value
+
+
+@strawberry.type
+class ErrorCount:
+    error: str = strawberry.field(
+        description="the error code (products) or error reason (endpoints)"
+    )
+    count: int
+    share: float = strawberry.field(description="count / all errors in the same range and filter")
+    last_seen: datetime
+
+
+@strawberry.type(description="One row of a batch that was not stored, and why.")
+class RejectedRow:
+    index: int = strawberry.field(description="0-based position of the row in the submitted list")
+    field: str | None = strawberry.field(description="input field at fault, camelCase, when one is")
+    message: str
+
+
+@strawberry.type(
+    description="Outcome of a batch ingest: every submitted row is counted "
+    "exactly once in accepted, duplicates or rejected."
+)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedRow]
+
+
+@strawberry.enum
+class IngestKind(Enum):
+    PRODUCT_EVENT = "PRODUCT_EVENT"
+    API_REQUEST = "API_REQUEST"
+    PREDICTION = "PREDICTION"
+    ACTUAL = "ACTUAL"
+    METRIC_SAMPLE = "METRIC_SAMPLE"
+
+
+@strawberry.type
+class QuarantinedRow:
+    id: strawberry.ID
+    kind: IngestKind
+    received_at: datetime
+    field: str | None
+    message: str
+    raw: JSON = strawberry.field(description="the row as it was submitted")
+
+
+@strawberry.type(name="QuarantineConnection")
+class QuarantineConnection(Connection[QuarantinedRow]):
+    pass
+
+
+@strawberry.type
+class GatewayStats:
+    product_events: int
+    api_requests: int
+    predictions: int
+    metric_samples: int
+    products: int
+    endpoints: int
+    models: int
+    quarantined: int

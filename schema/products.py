@@ -1,0 +1,172 @@
+"""The Product node, its connection, and the product root fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.engine import RowMapping
+from strawberry.types import Info
+
+from db.ingest.product_events import PRODUCT_EVENT
+from resolvers import products as resolve
+from resolvers.ingest import ingest
+from schema.common import (
+    Connection,
+    ErrorCount,
+    Granularity,
+    IngestResult,
+    TimeRange,
+    connection,
+    or_default,
+)
+from schema.product_types import (
+    EngagementRow,
+    Funnel,
+    ProductDimension,
+    ProductEvent,
+    ProductEventFilter,
+    ProductEventInput,
+    ProductMetrics,
+    ProductPoint,
+    ProductSlice,
+)
+
+
+@strawberry.type
+class ProductEventConnection(Connection[ProductEvent]):
+    pass
+
+
+@strawberry.type
+class Product:
+    id: strawberry.ID
+    name: str | None = strawberry.field(
+        description="productName of the product's event with the newest timestamp that has one"
+    )
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+    @classmethod
+    def of(cls, row: RowMapping) -> Product:
+        """A product node from its catalog row."""
+        return cls(
+            id=strawberry.ID(row["id"]),
+            name=row["name"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+        )
+
+    @strawberry.field
+    async def overview(
+        self,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        filter: ProductEventFilter | None = None,
+    ) -> ProductMetrics:
+        return await resolve.overview(info, self.id, range, filter)
+
+    @strawberry.field(
+        description="non-empty error codes of error events, most frequent first, "
+        "ties by code; share is over all error events, with or without a code"
+    )
+    async def top_errors(
+        self,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        filter: ProductEventFilter | None = None,
+        limit: int | None = 10,
+    ) -> list[ErrorCount]:
+        return await resolve.top_errors(info, self.id, range, filter, or_default(limit, 10))
+
+    @strawberry.field(
+        description="one slice per value, ordered by totalEvents descending, then value"
+    )
+    async def breakdown(
+        self,
+        info: Info[Any, Any],
+        by: ProductDimension,
+        range: TimeRange | None = None,
+        filter: ProductEventFilter | None = None,
+        limit: int | None = 50,
+    ) -> list[ProductSlice]:
+        return await resolve.breakdown(info, self.id, by, range, filter, or_default(limit, 50))
+
+    @strawberry.field(description="one point per bucket that has events, in time order")
+    async def timeseries(
+        self,
+        info: Info[Any, Any],
+        granularity: Granularity,
+        range: TimeRange | None = None,
+        filter: ProductEventFilter | None = None,
+    ) -> list[ProductPoint]:
+        return await resolve.timeseries(info, self.id, granularity, range, filter)
+
+    @strawberry.field(
+        description="one row per event type, ordered by events descending, then eventType"
+    )
+    async def engagement(
+        self,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        filter: ProductEventFilter | None = None,
+    ) -> list[EngagementRow]:
+        return await resolve.engagement(info, self.id, range, filter)
+
+    @strawberry.field
+    async def funnel(
+        self,
+        info: Info[Any, Any],
+        steps: list[str],
+        range: TimeRange | None = None,
+        within_seconds: int | None = 86400,
+    ) -> Funnel:
+        return await resolve.product_funnel(
+            info, self.id, steps, range, or_default(within_seconds, 86400)
+        )
+
+    @strawberry.field(description="newest first")
+    async def events(
+        self,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        filter: ProductEventFilter | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> ProductEventConnection:
+        page = await resolve.events(info, self.id, range, filter, or_default(first, 100), after)
+        return connection(ProductEventConnection, page)
+
+
+@strawberry.type
+class ProductConnection(Connection[Product]):
+    pass
+
+
+@strawberry.type
+class ProductQuery:
+    @strawberry.field(description="ordered by id")
+    async def products(
+        self,
+        info: Info[Any, Any],
+        search: str | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> ProductConnection:
+        page = await resolve.product_page(info, search, or_default(first, 50), after)
+        return connection(ProductConnection, page, [Product.of(row) for row in page.items])
+
+    @strawberry.field
+    async def product(self, info: Info[Any, Any], id: strawberry.ID) -> Product | None:
+        row = await resolve.find_product(info, id)
+        return Product.of(row) if row is not None else None
+
+
+@strawberry.type
+class ProductMutation:
+    @strawberry.mutation
+    async def ingest_product_events(
+        self, info: Info[Any, Any], events: list[ProductEventInput]
+    ) -> IngestResult:
+        return await ingest(info, PRODUCT_EVENT, events, "events")
