@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Float,
     Select,
     String,
@@ -52,9 +53,9 @@ class Fact:
     """A fact table as the compiler sees it. Hashed by identity (one per table)."""
 
     name: str
-    entity: ColumnElement[Any]
-    time: ColumnElement[datetime]
-    row_id: ColumnElement[Any]
+    entity: Column[Any]
+    time: Column[datetime]
+    row_id: Column[Any]
     measures: Mapping[str, Measure]
     dimensions: Mapping[str, ColumnElement[Any]]
     filters: Mapping[str, ColumnElement[Any]]
@@ -116,7 +117,7 @@ def where_clauses(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) 
 def _matches(column: ColumnElement[Any], values: FilterValues) -> ColumnElement[bool]:
     if not values:
         return false()
-    condition = column.in_(list(values))
+    condition: ColumnElement[bool] = column.in_(list(values))
     # Breakdowns show null as "", so filtering on "" must find those rows again.
     if "" in values:
         condition = or_(condition, column.is_(None))

