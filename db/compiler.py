@@ -194,6 +194,9 @@ def compile_top_errors(fact: Fact, query: AggregateQuery, entity_ids: Sequence[s
             grouped.c.last_seen,
             grouped.c.share,
         )
-        .where(grouped.c.error != "", grouped.c.position <= (query.limit or 10))
+        .where(
+            grouped.c.error != "",
+            grouped.c.position <= (10 if query.limit is None else query.limit),
+        )
         .order_by(grouped.c.entity_id, grouped.c.position)
     )

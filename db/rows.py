@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import RowMapping

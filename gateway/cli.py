@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import sys
+from datetime import timedelta
+from pathlib import Path
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -112,6 +115,34 @@ def demo(
             console.print(line)
         if serve_after:
             _serve(settings, url, host, port)
+
+
+@app.command()
+def load(
+    file: Path = typer.Argument(..., help="the file to load"),
+    kind: str | None = typer.Option(
+        None, help="product-events, api-requests, predictions or metrics (for ndjson)"
+    ),
+    file_format: str = typer.Option(
+        "ndjson", "--format", help="ndjson (one input object a line) or api-logs-csv"
+    ),
+) -> None:
+    """Bulk-load a file through the ingest validation; bad lines are counted and quarantined."""
+    from gateway.load import describe, plan, run_load
+    from gateway.load_formats import LoadError
+
+    settings = get_settings()
+    try:
+        loading = plan(file, kind, file_format)
+        with database_url(settings) as url:
+            _migrate(url)
+            tolerance = timedelta(seconds=settings.future_tolerance_seconds)
+            summary = asyncio.run(run_load(url, loading, tolerance, console))
+    except LoadError as error:
+        console.print(f"[red]cannot load {escape(str(file))}[/red]: {escape(str(error))}")
+        raise typer.Exit(1) from None
+    for line in describe(summary):
+        console.print(line, markup=False, highlight=False)
 
 
 def main() -> None:

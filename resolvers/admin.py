@@ -49,7 +49,7 @@ async def quarantine(
         )
         for row in found[:first]
     ]
-    last = found[first - 1] if items else None
+    last = found[len(items) - 1] if items else None
     end_cursor = encode_cursor("quarantine", last["received_at"], last["id"]) if last else None
     return Page(items, len(found) > first, end_cursor, total)
 

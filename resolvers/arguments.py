@@ -58,8 +58,14 @@ def encode_cursor(kind: str, *values: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode()
 
 
-def decode_cursor(cursor: str | None, kind: str, arity: int) -> list[Any] | None:
-    """The values inside a cursor from encode_cursor(kind, ...), or a clear error."""
+def decode_cursor(
+    cursor: str | None, kind: str, arity: int, types: tuple[type, ...] | None = None
+) -> list[Any] | None:
+    """The values inside a cursor from encode_cursor(kind, ...), or a clear error.
+
+    types, when given, is the expected type of each value (a forged cursor must
+    not reach SQL with a value of the wrong type).
+    """
     if cursor is None:
         return None
     try:
@@ -67,19 +73,30 @@ def decode_cursor(cursor: str | None, kind: str, arity: int) -> list[Any] | None
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         payload = None
     if not isinstance(payload, list) or len(payload) != arity + 1 or payload[0] != kind:
-        raise bad_input(f"after: {cursor!r} is not a cursor of this list", "after")
-    return payload[1:]
+        raise _not_a_cursor(cursor)
+    values = payload[1:]
+    if types is not None and not all(
+        isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, types, strict=True)
+    ):
+        raise _not_a_cursor(cursor)
+    return values
 
 
-def decode_time_cursor(cursor: str | None, kind: str) -> tuple[datetime, Any] | None:
+def decode_time_cursor(
+    cursor: str | None, kind: str, id_type: type | None = None
+) -> tuple[datetime, Any] | None:
     """A (timestamp, id) keyset position from a cursor of newest-first lists."""
-    values = decode_cursor(cursor, kind, 2)
+    values = decode_cursor(cursor, kind, 2, None if id_type is None else (str, id_type))
     if values is None:
         return None
     try:
         return utc(datetime.fromisoformat(values[0])), values[1]
     except (TypeError, ValueError):
-        raise bad_input(f"after: {cursor!r} is not a cursor of this list", "after") from None
+        raise _not_a_cursor(cursor) from None
+
+
+def _not_a_cursor(cursor: str | None) -> Exception:
+    return bad_input(f"after: {cursor!r} is not a cursor of this list", "after")
 
 
 def filter_values(filter_: Any, names: Iterable[str]) -> tuple[tuple[str, FilterValues], ...]:

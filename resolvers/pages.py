@@ -36,7 +36,7 @@ async def catalog_page(
 ) -> Page[RowMapping]:
     """Entities in key order, optionally matching search; items are catalog rows."""
     first = page_size(first, context.settings.max_page_size)
-    position = decode_cursor(after, kind, 1)
+    position = decode_cursor(after, kind, 1, (str,))
     async with context.db.read() as conn:
         found = await catalog.page(conn, entities, search, first, position[0] if position else None)
 
@@ -61,7 +61,7 @@ async def rows_page(
 ) -> Page[T]:
     """An entity's fact rows matching question's range and filters, newest first."""
     first = page_size(first, context.settings.max_page_size)
-    position = decode_time_cursor(after, kind)
+    position = decode_time_cursor(after, kind, fact.row_id.type.python_type)
     async with context.db.read() as conn:
         found = await rows.newest_rows(conn, fact, entity_id, question, first, position)
 

@@ -9,10 +9,10 @@ from sqlalchemy.engine import RowMapping
 from strawberry.types import Info
 
 from db import catalog, funnel
-from db.compiler import AggregateQuery
-from db.facts.product_events import PRODUCT_EVENTS
+from db.facts.product_events import PRODUCT_EVENTS as FACT
 from db.tables import products
-from resolvers.arguments import bounded, filter_values, selected_measures, time_window
+from resolvers import aggregates
+from resolvers.arguments import bounded, time_window
 from resolvers.context import context_of
 from resolvers.errors import bad_input
 from resolvers.pages import Page, catalog_page, find_entity, rows_page
@@ -31,19 +31,6 @@ from schema.product_types import (
 
 PRODUCTS = catalog.Catalog(products, key="id", searchable=("id", "name"))
 MAX_FUNNEL_STEPS = 20
-MAX_BREAKDOWN_LIMIT = 1000
-
-
-def _question(
-    info: Info[Any, Any],
-    range_: TimeRange | None,
-    filter_: ProductEventFilter | None,
-    measures: frozenset[str],
-    **grouping: Any,
-) -> AggregateQuery:
-    start, end = time_window(range_, context_of(info).now)
-    filters = filter_values(filter_, PRODUCT_EVENTS.filters)
-    return AggregateQuery(measures, start, end, filters, **grouping)
 
 
 async def overview(
@@ -53,12 +40,7 @@ async def overview(
     filter_: ProductEventFilter | None,
 ) -> ProductMetrics:
     """The product's metrics over the range; only the selected measures are computed."""
-    measures = selected_measures(info, PRODUCT_EVENTS.measures)
-    question = _question(info, range_, filter_, measures)
-    if not measures:
-        return ProductMetrics.of({})
-    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
-    return ProductMetrics.of(groups[0].values if groups else PRODUCT_EVENTS.empty_values(measures))
+    return ProductMetrics.of(await aggregates.metrics(info, FACT, product_id, range_, filter_))
 
 
 async def breakdown(
@@ -70,10 +52,7 @@ async def breakdown(
     limit: int,
 ) -> list[ProductSlice]:
     """One slice per dimension value, by totalEvents descending, then value."""
-    bounded(limit, 0, MAX_BREAKDOWN_LIMIT, "limit")
-    measures = selected_measures(info, PRODUCT_EVENTS.measures, "metrics")
-    question = _question(info, range_, filter_, measures, group_by=by.value, limit=limit)
-    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
+    groups = await aggregates.slices(info, FACT, product_id, by.value, range_, filter_, limit)
     return [ProductSlice(value=g.key, metrics=ProductMetrics.of(g.values)) for g in groups]
 
 
@@ -85,9 +64,7 @@ async def timeseries(
     filter_: ProductEventFilter | None,
 ) -> list[ProductPoint]:
     """One point per bucket that has events, in time order."""
-    measures = selected_measures(info, PRODUCT_EVENTS.measures, "metrics")
-    question = _question(info, range_, filter_, measures, granularity=granularity.value)
-    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
+    groups = await aggregates.points(info, FACT, product_id, granularity, range_, filter_)
     return [ProductPoint(bucket=g.key, metrics=ProductMetrics.of(g.values)) for g in groups]
 
 
@@ -99,13 +76,7 @@ async def top_errors(
     limit: int,
 ) -> list[ErrorCount]:
     """Non-empty error codes, most frequent first; share is over all error events."""
-    bounded(limit, 0, MAX_BREAKDOWN_LIMIT, "limit")
-    question = _question(info, range_, filter_, frozenset(), limit=limit)
-    ranked = await context_of(info).loaders.top_errors.load((PRODUCT_EVENTS, question, product_id))
-    return [
-        ErrorCount(error=r.error, count=r.count, share=r.share, last_seen=r.last_seen)
-        for r in ranked
-    ]
+    return await aggregates.top_errors(info, FACT, product_id, range_, filter_, limit)
 
 
 async def engagement(
@@ -116,8 +87,8 @@ async def engagement(
 ) -> list[EngagementRow]:
     """One row per event type: a breakdown by EVENT_TYPE with three measures."""
     measures = frozenset({"total_events", "unique_users", "avg_duration_ms"})
-    question = _question(info, range_, filter_, measures, group_by="EVENT_TYPE")
-    groups = await context_of(info).loaders.aggregates.load((PRODUCT_EVENTS, question, product_id))
+    question = aggregates.question(info, FACT, range_, filter_, measures, group_by="EVENT_TYPE")
+    groups = await context_of(info).loaders.aggregates.load((FACT, question, product_id))
     return [
         EngagementRow(
             event_type=g.key,
@@ -181,9 +152,9 @@ async def events(
     after: str | None,
 ) -> Page[ProductEvent]:
     """The product's events, newest first, in keyset pages."""
-    question = _question(info, range_, filter_, frozenset())
+    question = aggregates.question(info, FACT, range_, filter_, frozenset())
     return await rows_page(
-        context_of(info), PRODUCT_EVENTS, "event", product_id, question, first, after, _event
+        context_of(info), FACT, "event", product_id, question, first, after, _event
     )
 
 

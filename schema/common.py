@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -63,6 +63,16 @@ def connection(cls: type[C], page: Any, nodes: list[Any] | None = None) -> C:
 def or_default(value: int | None, default: int) -> int:
     """An optional argument with a contract default: an explicit null means the default."""
     return default if value is None else value
+
+
+class MeasureSet:
+    """Base of the metrics types: built from the measures a query computed."""
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Self:
+        """Metrics holding the computed measures; unselected ones are never read."""
+        fields: dict[str, Any] = {name: values.get(name) for name in cls.__annotations__}
+        return cls(**fields)
 
 
 @strawberry.type

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+
+from schema.common import MeasureSet
 
 
 @strawberry.enum
@@ -59,7 +60,7 @@ class ProductEventInput:
     description="Aggregates over the product events that match a range and "
     "filter. Only the selected fields are computed."
 )
-class ProductMetrics:
+class ProductMetrics(MeasureSet):
     total_events: int
     error_count: int
     error_rate: float = strawberry.field(description="errorCount / totalEvents")
@@ -69,12 +70,6 @@ class ProductMetrics:
     avg_api_latency_ms: float | None
     p95_api_latency_ms: float | None
     avg_duration_ms: float | None
-
-    @classmethod
-    def of(cls, values: dict[str, Any]) -> ProductMetrics:
-        """Metrics holding the computed measures; unselected ones are never read."""
-        fields: dict[str, Any] = {name: values.get(name) for name in cls.__annotations__}
-        return cls(**fields)
 
 
 @strawberry.type

@@ -8,10 +8,16 @@ from strawberry.tools import merge_types
 
 from resolvers.errors import is_unexpected
 from schema.admin import AdminQuery
+from schema.endpoints import EndpointMutation, EndpointQuery
+from schema.metrics import MetricMutation
+from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
+from schema.validation import ValidationErrorCodes
 
-Query = merge_types("Query", (ProductQuery, AdminQuery))
-Mutation = merge_types("Mutation", (ProductMutation,))
+Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery))
+Mutation = merge_types(
+    "Mutation", (ProductMutation, MetricMutation, ModelMutation, EndpointMutation)
+)
 
 
 def build_schema() -> strawberry.Schema:
@@ -23,6 +29,7 @@ def build_schema() -> strawberry.Schema:
             lambda: MaskErrors(should_mask_error=is_unexpected),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            ValidationErrorCodes,
         ],
     )
 

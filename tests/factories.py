@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+import math
+import random
+from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 _ids = itertools.count(1)
 
@@ -29,5 +33,306 @@ def product_event(at: datetime, **fields: Any) -> dict[str, Any]:
 INGEST_PRODUCT_EVENTS = """
 mutation($events: [ProductEventInput!]!) {
   ingestProductEvents(events: $events) { accepted duplicates rejected { index field message } }
+}
+"""
+
+
+# ------------------------------------------------------------------ product vertical
+
+PRODUCT_METRIC_FIELDS = (
+    "totalEvents errorCount errorRate uniqueUsers avgPageLoadTimeMs p95PageLoadTimeMs "
+    "avgApiLatencyMs p95ApiLatencyMs avgDurationMs"
+)
+
+
+def product_events_mix(now: datetime, count: int = 60, seed: int = 7, **fields: Any) -> list[dict]:
+    """`count` varied events within the 20 hours before now: every optional field
+    is sometimes null, error codes are sometimes empty, timestamps repeat."""
+    pick = random.Random(seed)
+    rows = []
+    for n in range(count):
+        code = pick.choice([None, "", "E_TIMEOUT", "E_TIMEOUT", "E_AUTH", "E_500"])
+        row = product_event(
+            now - timedelta(minutes=pick.randrange(1, 20 * 60), seconds=pick.choice([0, 30])),
+            eventType=pick.choice(["page_view", "page_view", "click", "purchase"]),
+            userId=pick.choice([None, "u1", "u2", "u3", "u4", "u5"]),
+            sessionId=f"s{n % 7}",
+            durationMs=pick.choice([None, round(pick.uniform(0, 5000), 3)]),
+            pageLoadTimeMs=pick.choice([None, round(pick.uniform(50, 3000), 3)]),
+            apiLatencyMs=pick.choice([None, round(pick.uniform(1, 900), 3)]),
+            errorCode=code,
+            isError=pick.choice([None, None, None, True, False]),
+            source=pick.choice([None, "web", "ios", "android"]),
+            deviceType=pick.choice([None, "desktop", "mobile", "tablet"]),
+            country=pick.choice([None, "us", "de", "fr", "br"]),
+        )
+        row.update(fields)
+        rows.append(row)
+    return rows
+
+
+def at(row: dict[str, Any]) -> datetime:
+    """The timestamp of an input row as a datetime."""
+    return datetime.fromisoformat(row["timestamp"])
+
+
+def is_error(row: dict[str, Any]) -> bool:
+    """The stored isError of an input row: given, or derived from a non-empty errorCode."""
+    given = row.get("isError")
+    return bool(row.get("errorCode")) if given is None else bool(given)
+
+
+def percentile_cont(values: list[float], fraction: float) -> float | None:
+    """Continuous percentile with linear interpolation (numpy's default); None when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def expected_product_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """ProductMetrics over input rows, computed from the contract's definitions."""
+    errors = sum(1 for r in rows if is_error(r))
+
+    def present(name: str) -> list[float]:
+        return [r[name] for r in rows if r.get(name) is not None]
+
+    return {
+        "totalEvents": len(rows),
+        "errorCount": errors,
+        "errorRate": errors / len(rows) if rows else 0.0,
+        "uniqueUsers": len({r["userId"] for r in rows if r.get("userId") is not None}),
+        "avgPageLoadTimeMs": _mean(present("pageLoadTimeMs")),
+        "p95PageLoadTimeMs": percentile_cont(present("pageLoadTimeMs"), 0.95),
+        "avgApiLatencyMs": _mean(present("apiLatencyMs")),
+        "p95ApiLatencyMs": percentile_cont(present("apiLatencyMs"), 0.95),
+        "avgDurationMs": _mean(present("durationMs")),
+    }
+
+
+def approx_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Expected metrics with floats compared approximately."""
+    return {
+        name: pytest.approx(value) if isinstance(value, float) else value
+        for name, value in metrics.items()
+    }
+
+
+async def ingest_product_events(gql: Any, events: list[dict], now: datetime) -> dict[str, Any]:
+    """Ingest events that must all be accepted; returns the IngestResult."""
+    result = (await gql(INGEST_PRODUCT_EVENTS, {"events": events}, now=now))["ingestProductEvents"]
+    assert result["rejected"] == [], result["rejected"]
+    return result
+
+
+def product_query(fields: str) -> str:
+    """A document selecting `fields` on product(id: $id); $range and $filter are declared
+    when fields use them."""
+    declared = {"$range": "TimeRange", "$filter": "ProductEventFilter"}
+    variables = "".join(f", {name}: {kind}" for name, kind in declared.items() if name in fields)
+    return f"query($id: ID!{variables}) {{ product(id: $id) {{ {fields} }} }}"
+
+
+# ------------------------------------------------------------------ custom metrics and bulk load
+
+
+def metric_sample(**fields: Any) -> dict[str, Any]:
+    """A MetricSampleInput (camelCase); fields override the defaults."""
+    row: dict[str, Any] = {"name": "checkout.latency", "type": "TIMER", "value": 12.5}
+    row.update(fields)
+    return row
+
+
+RECORD_METRICS = """
+mutation($samples: [MetricSampleInput!]!) {
+  recordMetrics(samples: $samples) { accepted duplicates rejected { index field message } }
+}
+"""
+
+
+def ndjson(rows: list[Any]) -> str:
+    """Rows as NDJSON text; a str item is written as the line itself (for bad lines)."""
+    import json
+
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+
+
+# ------------------------------------------------------------------ model vertical
+
+INGEST_PREDICTIONS = """
+mutation($predictions: [PredictionInput!]!) {
+  ingestPredictions(predictions: $predictions) {
+    accepted duplicates rejected { index field message }
+  }
+}
+"""
+
+RECORD_ACTUALS = """
+mutation($actuals: [ActualInput!]!) {
+  recordActuals(actuals: $actuals) { accepted duplicates rejected { index field message } }
+}
+"""
+
+MODEL_METRIC_FIELDS = "predictionCount labeledCount rmse mae mape bias avgPredicted avgActual"
+
+
+def prediction(at: datetime, predicted: float, actual: float | None = None, **fields: Any) -> dict:
+    """A PredictionInput (camelCase) of model "eta" v1 in production; fields override."""
+    row: dict[str, Any] = {
+        "predictionId": f"p-{next(_ids)}",
+        "timestamp": iso(at),
+        "modelId": "eta",
+        "modelVersion": "v1",
+        "predictedValue": predicted,
+        "actualValue": actual,
+    }
+    row.update(fields)
+    return row
+
+
+async def ingest_predictions(gql: Any, rows: list[dict], now: datetime) -> dict[str, Any]:
+    """Ingest predictions that must all be accepted; returns the IngestResult."""
+    result = (await gql(INGEST_PREDICTIONS, {"predictions": rows}, now=now))["ingestPredictions"]
+    assert result["rejected"] == [], result["rejected"]
+    return result
+
+
+def regression_metrics(pairs: list[tuple[float, float | None]]) -> dict[str, Any]:
+    """ModelMetrics of (predicted, actual) pairs, computed the plain way."""
+    labeled = [(p, a) for p, a in pairs if a is not None]
+    errors = [p - a for p, a in labeled]
+    relative = [abs(p - a) / abs(a) for p, a in labeled if a != 0]
+    squared = _mean([e * e for e in errors])
+    return {
+        "predictionCount": len(pairs),
+        "labeledCount": len(labeled),
+        "rmse": None if squared is None else math.sqrt(squared),
+        "mae": _mean([abs(e) for e in errors]),
+        "mape": _mean(relative),
+        "bias": _mean(errors),
+        "avgPredicted": _mean([p for p, _ in pairs]),
+        "avgActual": _mean([a for _, a in labeled]),
+    }
+
+
+def population_stability(historical: list[float], recent: list[float]) -> float:
+    """PSI over 10 bins cut at the historical deciles, (q[i-1], q[i]], shares floored."""
+    cuts = [percentile_cont(historical, i / 10) or 0.0 for i in range(1, 10)]
+
+    def shares(values: list[float]) -> list[float]:
+        counts = [0] * 10
+        for value in values:
+            counts[sum(1 for cut in cuts if value > cut)] += 1
+        return [max(count / len(values), 0.0001) for count in counts]
+
+    return sum(
+        (r - h) * math.log(r / h) for h, r in zip(shares(historical), shares(recent), strict=True)
+    )
+
+
+# ------------------------------------------------------------------ endpoint vertical
+
+INGEST_API_REQUESTS = """
+mutation($requests: [ApiRequestInput!]!) {
+  ingestApiRequests(requests: $requests) { accepted duplicates rejected { index field message } }
+}
+"""
+
+ENDPOINT_METRIC_FIELDS = (
+    "requests successCount errorCount successRate errorRate avgLatencyMs p50LatencyMs "
+    "p95LatencyMs p99LatencyMs maxLatencyMs topErrorReason uniqueUsers"
+)
+
+
+def api_request(at: datetime, **fields: Any) -> dict[str, Any]:
+    """An ApiRequestInput (camelCase) to /api/orders at `at`; fields override the defaults."""
+    row: dict[str, Any] = {
+        "requestId": f"r-{next(_ids)}",
+        "timestamp": iso(at),
+        "endpoint": "/api/orders",
+        "statusCode": 200,
+        "latencyMs": 50.0,
+    }
+    row.update(fields)
+    return row
+
+
+def api_requests_mix(now: datetime, count: int = 80, seed: int = 5, **fields: Any) -> list[dict]:
+    """`count` varied requests within the 20 hours before now: every optional field is
+    sometimes null, status codes span successes, redirects and errors."""
+    pick = random.Random(seed)
+    rows = []
+    for n in range(count):
+        row = api_request(
+            now - timedelta(minutes=pick.randrange(1, 20 * 60), seconds=pick.choice([0, 30])),
+            method=pick.choice(["GET", "GET", "POST", "PUT"]),
+            statusCode=pick.choice([200, 200, 201, 204, 301, 399, 400, 404, 429, 500, 503, 199]),
+            latencyMs=round(pick.uniform(0, 1500), 3),
+            region=pick.choice([None, "us-east", "eu-west", "ap-south"]),
+            deviceType=pick.choice([None, "desktop", "mobile"]),
+            documentType=pick.choice([None, "invoice", "receipt", ""]),
+            errorReason=pick.choice([None, "", "TIMEOUT", "TIMEOUT", "DB_DOWN", "AUTH"]),
+            userId=pick.choice([None, "u1", "u2", "u3", "u4"]),
+            sessionId=pick.choice([None, f"s{n % 5}"]),
+        )
+        row.update(fields)
+        rows.append(row)
+    return rows
+
+
+def succeeded(row: dict[str, Any]) -> bool:
+    """The contract's success rule: 200 <= statusCode < 400."""
+    return 200 <= row["statusCode"] < 400
+
+
+def expected_endpoint_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """EndpointMetrics over input rows, computed from the contract's definitions."""
+    successes = sum(1 for r in rows if succeeded(r))
+    latencies = [float(r["latencyMs"]) for r in rows]
+    reasons = [r["errorReason"] for r in rows if not succeeded(r) and r.get("errorReason")]
+    counts = {reason: reasons.count(reason) for reason in reasons}
+    top = min(counts, key=lambda reason: (-counts[reason], reason)) if counts else None
+    return {
+        "requests": len(rows),
+        "successCount": successes,
+        "errorCount": len(rows) - successes,
+        "successRate": successes / len(rows) if rows else 0.0,
+        "errorRate": (len(rows) - successes) / len(rows) if rows else 0.0,
+        "avgLatencyMs": _mean(latencies),
+        "p50LatencyMs": percentile_cont(latencies, 0.5),
+        "p95LatencyMs": percentile_cont(latencies, 0.95),
+        "p99LatencyMs": percentile_cont(latencies, 0.99),
+        "maxLatencyMs": max(latencies) if latencies else None,
+        "topErrorReason": top,
+        "uniqueUsers": len({r["userId"] for r in rows if r.get("userId") is not None}),
+    }
+
+
+async def ingest_api_requests(gql: Any, rows: list[dict], now: datetime) -> dict[str, Any]:
+    """Ingest requests that must all be accepted; returns the IngestResult."""
+    result = (await gql(INGEST_API_REQUESTS, {"requests": rows}, now=now))["ingestApiRequests"]
+    assert result["rejected"] == [], result["rejected"]
+    return result
+
+
+def endpoint_query(fields: str) -> str:
+    """A document selecting `fields` on endpoint(name: $name); $range and $filter are
+    declared when fields use them."""
+    declared = {"$range": "TimeRange", "$filter": "ApiRequestFilter"}
+    variables = "".join(f", {name}: {kind}" for name, kind in declared.items() if name in fields)
+    return f"query($name: String!{variables}) {{ endpoint(name: $name) {{ {fields} }} }}"
+
+
+CONFIGURE_ENDPOINT = """
+mutation($input: EndpointConfigInput!) {
+  configureEndpoint(input: $input) {
+    name firstSeen lastSeen config { avgOrderValue costPerRequest revenueCritical }
+  }
 }
 """

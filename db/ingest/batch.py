@@ -4,6 +4,8 @@ A batch is one transaction. Valid rows go in with a single
 ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``, so a retried batch
 stores nothing twice; rejected rows go to the quarantine in the same
 transaction, so a database fault leaves nothing of the batch behind.
+A kind without a natural id (metric samples) is not idempotent: every
+valid row is inserted and counted as accepted.
 """
 
 from __future__ import annotations
@@ -67,14 +69,18 @@ Register = Callable[[AsyncConnection, Sequence[RowMapping]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class IngestKind:
-    """How one kind of row is checked, stored and registered with its entities."""
+    """How one kind of row is checked, stored and registered with its entities.
+
+    id_column None: the rows have no natural id, so nothing is a duplicate;
+    register None: the rows belong to no entity catalog.
+    """
 
     kind: str
     table: Table
-    id_column: str
+    id_column: str | None
     validate: Validator
     returning: tuple[str, ...]
-    register: Register
+    register: Register | None
 
 
 @dataclass
@@ -100,11 +106,12 @@ def check_batch(
             checked.rejected.append(Rejection(first_index + offset, error.field, error.message))
             checked.rejected_raw.append(raw)
             continue
-        row_id = row[kind.id_column]
-        if row_id in seen:
-            checked.in_batch_duplicates += 1
-            continue
-        seen.add(row_id)
+        if kind.id_column is not None:
+            row_id = row[kind.id_column]
+            if row_id in seen:
+                checked.in_batch_duplicates += 1
+                continue
+            seen.add(row_id)
         checked.rows.append(row)
     return checked
 
@@ -140,14 +147,20 @@ async def write_checked(
     inserted: Sequence[RowMapping] = []
     if checked.rows:
         table = kind.table
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=[table.c[kind.id_column]])
-            .returning(*[table.c[name] for name in kind.returning])
-        )
-        inserted = (await conn.execute(statement, checked.rows)).mappings().all()
-        if inserted:
-            await kind.register(conn, inserted)
+        statement = insert(table)
+        if kind.id_column is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=[table.c[kind.id_column]])
+        returning = statement.returning(*[table.c[name] for name in kind.returning])
+        inserted = (await conn.execute(returning, checked.rows)).mappings().all()
+    return await settle(conn, kind, checked, inserted)
+
+
+async def settle(
+    conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch, inserted: Sequence[RowMapping]
+) -> IngestOutcome:
+    """After the valid rows went in: register their entities, quarantine the rest, count."""
+    if inserted and kind.register is not None:
+        await kind.register(conn, inserted)
     await quarantine_rows(conn, kind.kind, checked.rejected, checked.rejected_raw)
     return IngestOutcome(
         accepted=len(inserted),
@@ -165,20 +178,27 @@ async def ingest_batch(
         async with db.write() as conn:
             return await write_checked(conn, kind, checked)
     except SQLAlchemyError as error:
-        raise IngestFailed(
-            f"the database refused the batch ({type(error.orig or error).__name__}); "
-            "nothing of it was stored, and sending it again is safe"
-        ) from error
+        raise refused(getattr(error, "orig", None) or error) from error
+
+
+def refused(cause: BaseException) -> IngestFailed:
+    """The error for a batch the database refused, naming the database's reason."""
+    return IngestFailed(
+        f"the database refused the batch ({type(cause).__name__}); "
+        "nothing of it was stored, and sending it again is safe"
+    )
 
 
 def jsonable(value: Any) -> Any:
     """A raw row made storable as JSON: date-times as ISO text, the rest as given."""
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {jsonable(str(k)): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, str):  # jsonb cannot hold NUL: keep it visible as an escape
+        return value.replace("\x00", "\\u0000")
     if isinstance(value, float) and not math.isfinite(value):  # no JSON form
         return None
     if hasattr(value, "value") and not isinstance(value, str | int | float | bool):

@@ -24,11 +24,9 @@ class RowError(Exception):
 
 def required_text(raw: Mapping[str, Any], field: str) -> str:
     """A non-empty string (surrounding blanks do not count)."""
-    value = raw.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    value = optional_text(raw, field)
+    if value is None or not value.strip():
         raise RowError(field, f"{field} is required and must not be empty")
-    if not isinstance(value, str):
-        raise RowError(field, f"{field} must be a string, got {type(value).__name__}")
     return value
 
 
@@ -39,6 +37,8 @@ def optional_text(raw: Mapping[str, Any], field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise RowError(field, f"{field} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise RowError(field, f"{field} must not contain NUL characters")
     return value
 
 

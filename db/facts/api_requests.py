@@ -1,0 +1,57 @@
+"""Served API requests, declared for the aggregate compiler.
+
+A request succeeds when 200 <= statusCode < 400 (contract); every other
+request is an error, and its errorReason is its error label.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, distinct, func, not_
+
+from db.compiler import ErrorLabels, Fact, Measure, percentile, rate
+from db.tables import api_requests as t
+
+SUCCEEDED = and_(t.c.status_code >= 200, t.c.status_code < 400)
+FAILED = not_(SUCCEEDED)
+
+_requests = func.count()
+_successes = func.count().filter(SUCCEEDED)
+_errors = func.count().filter(FAILED)
+
+API_REQUESTS = Fact(
+    name="api_requests",
+    entity=t.c.endpoint,
+    time=t.c.ts,
+    row_id=t.c.request_id,
+    measures={
+        "requests": Measure(_requests, 0),
+        "success_count": Measure(_successes, 0),
+        "error_count": Measure(_errors, 0),
+        "success_rate": Measure(rate(_successes, _requests), 0.0),
+        "error_rate": Measure(rate(_errors, _requests), 0.0),
+        "avg_latency_ms": Measure(func.avg(t.c.latency_ms)),
+        "p50_latency_ms": Measure(percentile(0.5, t.c.latency_ms)),
+        "p95_latency_ms": Measure(percentile(0.95, t.c.latency_ms)),
+        "p99_latency_ms": Measure(percentile(0.99, t.c.latency_ms)),
+        "max_latency_ms": Measure(func.max(t.c.latency_ms)),
+        # mode() skips nulls and, on a tie, keeps the first value in its ORDER BY.
+        "top_error_reason": Measure(func.mode().within_group(t.c.error_reason).filter(FAILED)),
+        "unique_users": Measure(func.count(distinct(t.c.user_id)), 0),
+    },
+    dimensions={
+        "REGION": t.c.region,
+        "DEVICE_TYPE": t.c.device_type,
+        "DOCUMENT_TYPE": t.c.document_type,
+        "STATUS_CODE": t.c.status_code,
+        "METHOD": t.c.method,
+    },
+    filters={
+        "regions": t.c.region,
+        "deviceTypes": t.c.device_type,
+        "documentTypes": t.c.document_type,
+        "methods": t.c.method,
+        "statusCodes": t.c.status_code,
+    },
+    rank=_requests,
+    errors=ErrorLabels(is_error=FAILED, label=t.c.error_reason),
+)

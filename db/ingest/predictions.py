@@ -1,0 +1,208 @@
+"""Model predictions and their ground truth: validation, storage, model registration.
+
+Predictions go through the shared batch path (idempotent on predictionId).
+Actuals update stored predictions in one statement that also reports, from
+the same snapshot, which ids were known and what they held before, so every
+submitted actual is counted as accepted, duplicate or rejected (contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, Table, Text, bindparam, column, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.engine import Database
+from db.ingest.batch import (
+    IngestFailed,
+    IngestKind,
+    IngestOutcome,
+    Rejection,
+    RowContext,
+    quarantine_rows,
+)
+from db.ingest.fields import RowError, number, optional_text, required_text, timestamp
+from db.tables import model_versions, models, predictions
+
+DEFAULT_ENVIRONMENT = "production"
+
+
+def validate_prediction(raw: Mapping[str, Any], context: RowContext) -> dict[str, Any]:
+    """The stored row for one PredictionInput, or RowError."""
+    environment = optional_text(raw, "environment")
+    if environment is not None and not environment.strip():
+        raise RowError("environment", "environment must not be empty (omit it for production)")
+    actual = number(raw, "actualValue")
+    return {
+        "prediction_id": required_text(raw, "predictionId"),
+        "ts": timestamp(raw, "timestamp", now=context.now, tolerance=context.future_tolerance),
+        "model_id": required_text(raw, "modelId"),
+        "model_version": required_text(raw, "modelVersion"),
+        "environment": environment or DEFAULT_ENVIRONMENT,
+        "features": raw.get("features"),
+        "predicted_value": number(raw, "predictedValue", required=True),
+        "actual_value": actual,
+        "actual_at": context.now if actual is not None else None,
+    }
+
+
+async def _widen(
+    conn: AsyncConnection, table: Table, keys: tuple[str, ...], entries: list[dict[str, Any]]
+) -> None:
+    """Insert entities, or stretch first_seen/last_seen of the ones already known."""
+    statement = insert(table).values(sorted(entries, key=lambda e: [e[k] for k in keys]))
+    new = statement.excluded
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={
+                "first_seen": func.least(table.c.first_seen, new.first_seen),
+                "last_seen": func.greatest(table.c.last_seen, new.last_seen),
+            },
+        )
+    )
+
+
+async def register_models(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
+    """Create or widen the models and (model, environment, version) rows just predicted."""
+    seen: dict[tuple[str, ...], dict[str, Any]] = {}
+    for row in inserted:
+        version_key = (row["model_id"], row["environment"], row["model_version"])
+        for key in ((row["model_id"],), version_key):
+            entry = seen.setdefault(key, {"first_seen": row["ts"], "last_seen": row["ts"]})
+            entry["first_seen"] = min(entry["first_seen"], row["ts"])
+            entry["last_seen"] = max(entry["last_seen"], row["ts"])
+    model_rows = [{"id": k[0], **v} for k, v in seen.items() if len(k) == 1]
+    version_rows = [
+        {"model_id": k[0], "environment": k[1], "version": k[2], **v}
+        for k, v in seen.items()
+        if len(k) == 3
+    ]
+    await _widen(conn, models, ("id",), model_rows)
+    await _widen(conn, model_versions, ("model_id", "environment", "version"), version_rows)
+
+
+PREDICTION = IngestKind(
+    kind="PREDICTION",
+    table=predictions,
+    id_column="prediction_id",
+    validate=validate_prediction,
+    returning=("model_id", "model_version", "environment", "ts"),
+    register=register_models,
+)
+
+
+@dataclass(frozen=True)
+class _Actual:
+    index: int
+    prediction_id: str
+    value: float | None  # never None: the reader requires it
+
+
+@dataclass(frozen=True)
+class _Stored:
+    known: bool
+    value: float | None
+
+
+async def _apply_actuals(
+    conn: AsyncConnection, final: Mapping[str, float | None], now: datetime
+) -> dict[str, _Stored]:
+    """Set each prediction's actual to its final submitted value; report what was there.
+
+    The UPDATE runs as a data-modifying CTE, so the outer SELECT still sees
+    the rows as they were before it (one snapshot for the whole statement).
+    """
+    submitted = select(
+        func.unnest(
+            bindparam("ids", list(final), type_=ARRAY(Text)),
+            bindparam("values", list(final.values()), type_=ARRAY(Float)),
+        )
+        .table_valued(column("prediction_id", Text), column("actual_value", Float))
+        .render_derived()
+    ).cte("submitted")
+    changed = (
+        update(predictions)
+        .where(
+            predictions.c.prediction_id == submitted.c.prediction_id,
+            predictions.c.actual_value.is_distinct_from(submitted.c.actual_value),
+        )
+        .values(actual_value=submitted.c.actual_value, actual_at=now)
+        .returning(predictions.c.prediction_id)
+        .cte("changed")
+    )
+    statement = (
+        select(
+            submitted.c.prediction_id,
+            predictions.c.prediction_id.is_not(None).label("known"),
+            predictions.c.actual_value.label("before"),
+        )
+        .select_from(
+            submitted.outerjoin(
+                predictions, predictions.c.prediction_id == submitted.c.prediction_id
+            )
+        )
+        .add_cte(changed)
+    )
+    rows = (await conn.execute(statement)).mappings()
+    return {row["prediction_id"]: _Stored(row["known"], row["before"]) for row in rows}
+
+
+def _check_actuals(
+    raws: Sequence[Mapping[str, Any]],
+) -> tuple[list[_Actual], list[Rejection]]:
+    checked: list[_Actual] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(raws):
+        try:
+            prediction_id = required_text(raw, "predictionId")
+            checked.append(_Actual(index, prediction_id, number(raw, "actualValue", required=True)))
+        except RowError as error:
+            rejected.append(Rejection(index, error.field, error.message))
+    return checked, rejected
+
+
+def _count_actuals(
+    checked: Sequence[_Actual], stored: Mapping[str, _Stored], outcome: IngestOutcome
+) -> None:
+    """Count rows as if applied one by one: equal to the value before it is a duplicate."""
+    current = {pid: s.value for pid, s in stored.items()}
+    for actual in checked:
+        if not stored[actual.prediction_id].known:
+            message = f"no prediction with predictionId {actual.prediction_id!r} is stored"
+            outcome.rejected.append(Rejection(actual.index, "predictionId", message))
+        elif current[actual.prediction_id] == actual.value:
+            outcome.duplicates += 1
+        else:
+            outcome.accepted += 1
+            current[actual.prediction_id] = actual.value
+
+
+async def record_actuals(
+    db: Database, raws: Sequence[Mapping[str, Any]], context: RowContext
+) -> IngestOutcome:
+    """Set the ground truth of stored predictions in one transaction; quarantine the rest."""
+    checked, invalid = _check_actuals(raws)
+    final = {actual.prediction_id: actual.value for actual in checked}
+    outcome = IngestOutcome(rejected=list(invalid))
+    try:
+        async with db.write() as conn:
+            stored = await _apply_actuals(conn, final, context.now) if final else {}
+            _count_actuals(checked, stored, outcome)
+            outcome.rejected.sort(key=lambda r: r.index)
+            await quarantine_rows(
+                conn, "ACTUAL", outcome.rejected, [raws[r.index] for r in outcome.rejected]
+            )
+    except SQLAlchemyError as error:
+        raise IngestFailed(
+            f"the database refused the actuals ({type(error).__name__}); nothing of them "
+            "was stored, and sending them again is safe"
+        ) from error
+    return outcome

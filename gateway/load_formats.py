@@ -1,0 +1,130 @@
+"""The file formats `load` reads, as numbered lines of contract input objects.
+
+A line is (1-based line number, row): the row is the contract's input object
+with camelCase keys, or a BadLine when the line is not a row at all.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+from db.ingest.fields import RowError
+
+API_LOG_COLUMNS = (
+    "request_id",
+    "api_name",
+    "timestamp",
+    "latency_ms",
+    "status_code",
+    "document_type",
+    "region",
+    "device_type",
+    "error_reason",
+)
+
+
+class LoadError(Exception):
+    """The file cannot be loaded at all (unreadable, unknown kind or format, bad header)."""
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that is not a row (bad JSON, wrong column count, non-numeric cell)."""
+
+    field: str | None
+    message: str
+    raw: dict[str, Any]
+
+
+Line = tuple[int, dict[str, Any] | BadLine]
+
+
+def ndjson_lines(handle: IO[bytes]) -> Iterator[Line]:
+    """Each non-blank line with its 1-based number: a JSON object, or a BadLine."""
+    for number, text in enumerate(handle, start=1):
+        if not text.strip():
+            continue
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            yield number, BadLine(None, f"not valid JSON: {error}", _as_raw(text))
+            continue
+        if not isinstance(value, dict):
+            got = type(value).__name__
+            yield number, BadLine(None, f"expected a JSON object, got {got}", _as_raw(text))
+            continue
+        yield number, value
+
+
+def _as_raw(text: bytes) -> dict[str, Any]:
+    return {"line": text.decode("utf-8", "replace").rstrip("\r\n")}
+
+
+def _decoded(handle: IO[bytes]) -> Iterator[str]:
+    for text in handle:
+        yield text.decode("utf-8", "replace")
+
+
+def api_log_lines(handle: IO[bytes]) -> Iterator[Line]:
+    """API-log CSV records as ApiRequestInput rows (the header is line 1)."""
+    reader = csv.reader(_decoded(handle))
+    header = next(reader, None)
+    names = [h.strip().lstrip("\ufeff").lower() for h in header or []]
+    if sorted(names) != sorted(API_LOG_COLUMNS):
+        raise LoadError(
+            f"the first line must be the header {','.join(API_LOG_COLUMNS)} "
+            f"(any order and letter case), got {','.join(header or []) or 'nothing'}"
+        )
+    start = reader.line_num + 1
+    for record in reader:
+        number, start = start, reader.line_num + 1
+        if not record:
+            continue
+        cells = dict(zip(names, record, strict=False))
+        if len(record) != len(names):
+            got = f"expected {len(names)} columns, got {len(record)}"
+            yield number, BadLine(None, got, {"columns": record})
+            continue
+        try:
+            yield number, api_request_row(cells)
+        except RowError as error:
+            yield number, BadLine(error.field, error.message, cells)
+
+
+def api_request_row(cells: dict[str, str]) -> dict[str, Any]:
+    """An ApiRequestInput from one API-log record; empty optional cells are null.
+
+    The timestamp is passed on as text (validated like the mutation's); the
+    method is left out, so it takes the contract's default, GET.
+    """
+    return {
+        "requestId": cells["request_id"],
+        "endpoint": cells["api_name"],
+        "timestamp": cells["timestamp"],
+        "statusCode": _cell_number(cells["status_code"], "statusCode"),
+        "latencyMs": _cell_number(cells["latency_ms"], "latencyMs"),
+        "documentType": cells["document_type"] or None,
+        "region": cells["region"] or None,
+        "deviceType": cells["device_type"] or None,
+        "errorReason": cells["error_reason"] or None,
+    }
+
+
+def _cell_number(text: str, field: str) -> int | float | None:
+    """A numeric cell as int when whole, else float; blank is null; RowError otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise RowError(field, f"{field} must be a number, got {text!r}") from None

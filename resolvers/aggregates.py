@@ -1,0 +1,97 @@
+"""The aggregate fields every entity kind shares (metrics, slices, points, top errors),
+each answered through the per-request loaders from one fact declaration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.types import Info
+
+from db.aggregates import Group
+from db.compiler import AggregateQuery, Fact
+from resolvers.arguments import bounded, filter_values, selected_measures, time_window
+from resolvers.context import context_of
+from schema.common import ErrorCount, Granularity, TimeRange
+
+MAX_GROUPS = 1000
+
+
+def question(
+    info: Info[Any, Any],
+    fact: Fact,
+    range_: TimeRange | None,
+    filter_: Any,
+    measures: frozenset[str],
+    **grouping: Any,
+) -> AggregateQuery:
+    """The AggregateQuery for a field's range, filter input and grouping."""
+    start, end = time_window(range_, context_of(info).now)
+    return AggregateQuery(measures, start, end, filter_values(filter_, fact.filters), **grouping)
+
+
+async def totals(
+    info: Info[Any, Any], fact: Fact, entity_id: str, asked: AggregateQuery
+) -> dict[str, Any]:
+    """One entity's measures; the zero-row values when nothing matches."""
+    if not asked.measures:
+        return {}
+    groups = await context_of(info).loaders.aggregates.load((fact, asked, entity_id))
+    return groups[0].values if groups else fact.empty_values(asked.measures)
+
+
+async def metrics(
+    info: Info[Any, Any], fact: Fact, entity_id: str, range_: TimeRange | None, filter_: Any
+) -> dict[str, Any]:
+    """The measures selected under the current field, over range and filter."""
+    measures = selected_measures(info, fact.measures)
+    return await totals(info, fact, entity_id, question(info, fact, range_, filter_, measures))
+
+
+async def slices(
+    info: Info[Any, Any],
+    fact: Fact,
+    entity_id: str,
+    by: str,
+    range_: TimeRange | None,
+    filter_: Any,
+    limit: int,
+) -> list[Group]:
+    """One group per dimension value, ranked, with the measures selected under `metrics`."""
+    bounded(limit, 0, MAX_GROUPS, "limit")
+    measures = selected_measures(info, fact.measures, "metrics")
+    asked = question(info, fact, range_, filter_, measures, group_by=by, limit=limit)
+    groups: list[Group] = await context_of(info).loaders.aggregates.load((fact, asked, entity_id))
+    return groups
+
+
+async def points(
+    info: Info[Any, Any],
+    fact: Fact,
+    entity_id: str,
+    granularity: Granularity,
+    range_: TimeRange | None,
+    filter_: Any,
+) -> list[Group]:
+    """One group per time bucket that has rows, in time order."""
+    measures = selected_measures(info, fact.measures, "metrics")
+    asked = question(info, fact, range_, filter_, measures, granularity=granularity.value)
+    groups: list[Group] = await context_of(info).loaders.aggregates.load((fact, asked, entity_id))
+    return groups
+
+
+async def top_errors(
+    info: Info[Any, Any],
+    fact: Fact,
+    entity_id: str,
+    range_: TimeRange | None,
+    filter_: Any,
+    limit: int,
+) -> list[ErrorCount]:
+    """Non-empty error labels, most frequent first, share over every error row."""
+    bounded(limit, 0, MAX_GROUPS, "limit")
+    asked = question(info, fact, range_, filter_, frozenset(), limit=limit)
+    ranked = await context_of(info).loaders.top_errors.load((fact, asked, entity_id))
+    return [
+        ErrorCount(error=r.error, count=r.count, share=r.share, last_seen=r.last_seen)
+        for r in ranked
+    ]

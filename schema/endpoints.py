@@ -1,0 +1,162 @@
+"""The Endpoint node, its connection, and the endpoint root fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.engine import RowMapping
+from strawberry.types import Info
+
+from db.ingest.api_requests import API_REQUEST
+from resolvers import endpoints as resolve
+from resolvers.ingest import ingest
+from schema.common import (
+    Connection,
+    ErrorCount,
+    Granularity,
+    IngestResult,
+    TimeRange,
+    connection,
+    or_default,
+)
+from schema.endpoint_types import (
+    ApiRequestFilter,
+    ApiRequestInput,
+    BusinessImpact,
+    EndpointConfig,
+    EndpointConfigInput,
+    EndpointDimension,
+    EndpointMetrics,
+    EndpointPoint,
+    EndpointSlice,
+    LatencyBucket,
+)
+
+
+@strawberry.type
+class Endpoint:
+    name: str = strawberry.field(description="the endpoint name as ingested")
+    first_seen: datetime | None
+    last_seen: datetime | None
+    row: strawberry.Private[RowMapping]
+
+    @classmethod
+    def of(cls, row: RowMapping) -> Endpoint:
+        """An endpoint node from its catalog row."""
+        return cls(
+            name=row["name"], first_seen=row["first_seen"], last_seen=row["last_seen"], row=row
+        )
+
+    @strawberry.field(description="null until configureEndpoint has set it")
+    def config(self) -> EndpointConfig | None:
+        if self.row["configured_at"] is None:
+            return None
+        return EndpointConfig(
+            avg_order_value=self.row["avg_order_value"],
+            cost_per_request=self.row["cost_per_request"],
+            revenue_critical=self.row["revenue_critical"],
+        )
+
+    @strawberry.field
+    async def stats(
+        self,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        filter: ApiRequestFilter | None = None,
+    ) -> EndpointMetrics:
+        return await resolve.stats(info, self.name, range, filter)
+
+    @strawberry.field(
+        description="non-empty error reasons of failed requests, most frequent first, "
+        "ties by reason; share is over all failed requests"
+    )
+    async def errors(
+        self,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        filter: ApiRequestFilter | None = None,
+        limit: int | None = 10,
+    ) -> list[ErrorCount]:
+        return await resolve.errors(info, self.name, range, filter, or_default(limit, 10))
+
+    @strawberry.field(description="ordered by requests descending, then value")
+    async def breakdown(
+        self,
+        info: Info[Any, Any],
+        by: EndpointDimension,
+        range: TimeRange | None = None,
+        filter: ApiRequestFilter | None = None,
+        limit: int | None = 50,
+    ) -> list[EndpointSlice]:
+        return await resolve.breakdown(info, self.name, by, range, filter, or_default(limit, 50))
+
+    @strawberry.field(description="one point per bucket that has requests, in time order")
+    async def timeseries(
+        self,
+        info: Info[Any, Any],
+        granularity: Granularity,
+        range: TimeRange | None = None,
+        filter: ApiRequestFilter | None = None,
+    ) -> list[EndpointPoint]:
+        return await resolve.timeseries(info, self.name, granularity, range, filter)
+
+    @strawberry.field(
+        description="requests by latency band [k*bucketMs, (k+1)*bucketMs), bands with "
+        "requests only, ascending"
+    )
+    async def latency_histogram(
+        self,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        filter: ApiRequestFilter | None = None,
+        bucket_ms: float | None = 100,
+    ) -> list[LatencyBucket]:
+        width = 100.0 if bucket_ms is None else bucket_ms
+        return await resolve.latency_histogram(info, self.name, range, filter, width)
+
+    @strawberry.field
+    async def business_impact(
+        self, info: Info[Any, Any], range: TimeRange | None = None
+    ) -> BusinessImpact:
+        return await resolve.business_impact(info, self.name, range, self.row)
+
+
+@strawberry.type
+class EndpointConnection(Connection[Endpoint]):
+    pass
+
+
+@strawberry.type
+class EndpointQuery:
+    @strawberry.field(description="ordered by name")
+    async def endpoints(
+        self,
+        info: Info[Any, Any],
+        search: str | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> EndpointConnection:
+        page = await resolve.endpoint_page(info, search, or_default(first, 50), after)
+        return connection(EndpointConnection, page, [Endpoint.of(row) for row in page.items])
+
+    @strawberry.field
+    async def endpoint(self, info: Info[Any, Any], name: str) -> Endpoint | None:
+        row = await resolve.find_endpoint(info, name)
+        return Endpoint.of(row) if row is not None else None
+
+
+@strawberry.type
+class EndpointMutation:
+    @strawberry.mutation
+    async def ingest_api_requests(
+        self, info: Info[Any, Any], requests: list[ApiRequestInput]
+    ) -> IngestResult:
+        return await ingest(info, API_REQUEST, requests, "requests")
+
+    @strawberry.mutation(description="sets the whole configuration; creates the endpoint if new")
+    async def configure_endpoint(
+        self, info: Info[Any, Any], input: EndpointConfigInput
+    ) -> Endpoint:
+        return Endpoint.of(await resolve.configure_endpoint(info, input))

@@ -1,0 +1,162 @@
+"""The COPY writer stores exactly what the mutations' INSERT stores, and counts alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from db.ingest.batch import IngestFailed, RowContext, check_batch, ingest_batch
+from db.ingest.bulk import bulk_write
+from db.ingest.metric_samples import METRIC_SAMPLE
+from db.ingest.product_events import PRODUCT_EVENT
+from db.tables import metadata, metric_samples, product_events, products, quarantine
+from tests.factories import iso, metric_sample, product_event, product_events_mix
+
+
+async def _snapshot(db):
+    """Everything a batch leaves behind, without ids and receive times."""
+    async with db.read() as conn:
+        events = (
+            await conn.execute(
+                select(
+                    *[c for c in product_events.c if c.name != "received_at"],
+                    # JSON null and SQL NULL both read back as None: tell them apart.
+                    product_events.c.properties.is_(None).label("properties_sql_null"),
+                ).order_by(product_events.c.event_id)
+            )
+        ).all()
+        catalog = (await conn.execute(select(products).order_by(products.c.id))).all()
+        samples = (
+            await conn.execute(
+                select(*[c for c in metric_samples.c if c.name != "id"]).order_by(
+                    metric_samples.c.id
+                )
+            )
+        ).all()
+        kept = (
+            await conn.execute(
+                select(
+                    quarantine.c.kind,
+                    quarantine.c.row_index,
+                    quarantine.c.field,
+                    quarantine.c.message,
+                    quarantine.c.raw,
+                ).order_by(quarantine.c.id)
+            )
+        ).all()
+    return events, catalog, samples, kept
+
+
+async def _truncate(db):
+    async with db.write() as conn:
+        names = ", ".join(t.name for t in metadata.sorted_tables)
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+
+
+async def _mutation_path(db, kind, raws, context):
+    return await ingest_batch(db, kind, raws, context)
+
+
+async def _bulk_path(db, kind, raws, context):
+    return await bulk_write(db, kind, check_batch(kind, raws, context))
+
+
+@pytest.fixture
+def context(now):
+    return RowContext(now, timedelta(minutes=5))
+
+
+async def test_bulk_and_mutation_paths_store_identical_product_rows_and_counts(db, now, context):
+    stored_before = product_event(now - timedelta(hours=2), productName="Shop")
+    batch = product_events_mix(now, count=40, properties={"plan": "pro", "seats": 3})
+    batch[5]["properties"] = None
+    batch += [
+        dict(batch[3]),  # the same id again in the batch: a duplicate
+        dict(stored_before),  # already stored: a duplicate
+        product_event(now - timedelta(minutes=2), eventType=""),
+        product_event(now + timedelta(hours=1)),
+        product_event(now - timedelta(minutes=3), durationMs=-1),
+        product_event(now - timedelta(minutes=4), productName="Shop 2"),
+    ]
+    outcomes, snapshots = [], []
+    for write in (_mutation_path, _bulk_path):
+        await ingest_batch(db, PRODUCT_EVENT, [stored_before], context)
+        outcomes.append(await write(db, PRODUCT_EVENT, batch, context))
+        snapshots.append(await _snapshot(db))
+        await _truncate(db)
+
+    by_mutation, by_bulk = outcomes
+    assert (by_bulk.accepted, by_bulk.duplicates, by_bulk.rejected) == (
+        by_mutation.accepted,
+        by_mutation.duplicates,
+        by_mutation.rejected,
+    )
+    assert snapshots[0] == snapshots[1]
+    # And both agree with what the batch holds, counted here.
+    assert by_bulk.accepted == 41
+    assert by_bulk.duplicates == 2
+    assert [(r.index, r.field) for r in by_bulk.rejected] == [
+        (42, "eventType"),
+        (43, "timestamp"),
+        (44, "durationMs"),
+    ]
+    events, catalog, _, kept = snapshots[1]
+    assert len(events) == 42
+    assert [row.name for row in catalog] == ["Shop 2"]
+    assert [row.row_index for row in kept] == [42, 43, 44]
+
+
+async def test_bulk_and_mutation_paths_store_identical_metric_samples(db, now, context):
+    batch = [
+        metric_sample(timestamp=iso(now - timedelta(minutes=1)), tags={"host": "a"}),
+        metric_sample(timestamp=iso(now - timedelta(minutes=1)), tags={"host": "a"}),
+        metric_sample(name="", value=1),
+        metric_sample(name="queue.depth", type="GAUGE", value=7, unit="jobs"),
+    ]
+    outcomes, snapshots = [], []
+    for write in (_mutation_path, _bulk_path):
+        outcomes.append(await write(db, METRIC_SAMPLE, batch, context))
+        snapshots.append(await _snapshot(db))
+        await _truncate(db)
+    assert snapshots[0] == snapshots[1]
+    assert [(o.accepted, o.duplicates, [r.index for r in o.rejected]) for o in outcomes] == [
+        (3, 0, [2]),
+        (3, 0, [2]),
+    ]
+    samples = snapshots[1][2]
+    assert [(s.name, s.value, s.tags) for s in samples] == [
+        ("checkout.latency", 12.5, {"host": "a"}),
+        ("checkout.latency", 12.5, {"host": "a"}),
+        ("queue.depth", 7.0, {}),
+    ]
+    assert samples[2].ts == now
+
+
+async def test_a_database_fault_during_copy_stores_nothing_and_is_retryable(db, now, context):
+    batch = [product_event(now - timedelta(minutes=1)), product_event(now, eventType="")]
+    async with db.write() as conn:
+        await conn.execute(text("ALTER TABLE product_events RENAME TO product_events_offline"))
+    try:
+        with pytest.raises(IngestFailed, match="nothing of it was stored"):
+            await _bulk_path(db, PRODUCT_EVENT, batch, context)
+    finally:
+        async with db.write() as conn:
+            await conn.execute(text("ALTER TABLE product_events_offline RENAME TO product_events"))
+    events, catalog, _, kept = await _snapshot(db)
+    assert (events, catalog, kept) == ([], [], [])
+    retried = await _bulk_path(db, PRODUCT_EVENT, batch, context)
+    assert (retried.accepted, len(retried.rejected)) == (1, 1)
+
+
+async def test_two_bulk_writes_in_one_transaction_use_separate_staging_tables(db, now):
+    from db.ingest.bulk import copy_checked
+
+    context = RowContext(datetime.now(UTC), timedelta(minutes=5))
+    first = [product_event(now - timedelta(minutes=1))]
+    second = [product_event(now - timedelta(minutes=2)), dict(first[0])]
+    async with db.write() as conn:
+        one = await copy_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, first, context))
+        two = await copy_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, second, context))
+    assert (one.accepted, two.accepted, two.duplicates) == (1, 1, 1)

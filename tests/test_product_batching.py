@@ -1,0 +1,109 @@
+"""Only selected measures reach SQL; metrics under lists cost a constant number of statements."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from tests.factories import ingest_product_events, product_event, product_query
+
+
+def aggregate_sql(statements):
+    return [s for s in statements.statements if "product_events" in s]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "overview { %s }",
+        "breakdown(by: COUNTRY) { value metrics { %s } }",
+        "timeseries(granularity: HOUR) { bucket metrics { %s } }",
+    ],
+)
+async def test_only_selected_measures_are_computed(gql, now, statements, field):
+    await ingest_product_events(gql, [product_event(now - timedelta(minutes=1))], now)
+    statements.statements.clear()
+    await gql(product_query(field % "totalEvents"), {"id": "shop"}, now=now)
+    [cheap] = aggregate_sql(statements)
+    assert "percentile_cont" not in cheap
+    assert "avg(" not in cheap
+    statements.statements.clear()
+    await gql(product_query(field % "totalEvents p95ApiLatencyMs"), {"id": "shop"}, now=now)
+    [costly] = aggregate_sql(statements)
+    assert "percentile_cont" in costly
+    assert "avg(" not in costly
+
+
+async def test_measures_selected_through_fragments_are_computed(gql, now, statements):
+    await ingest_product_events(
+        gql, [product_event(now - timedelta(seconds=1), durationMs=4.0)], now
+    )
+    doc = """
+    query { product(id: "shop") { overview { ...Durations } } }
+    fragment Durations on ProductMetrics { ... on ProductMetrics { avgDurationMs } }
+    """
+    statements.statements.clear()
+    data = await gql(doc, now=now)
+    assert data["product"]["overview"] == {"avgDurationMs": 4.0}
+    [sql] = aggregate_sql(statements)
+    assert "count(" not in sql
+
+
+LIST_QUERY = """
+{ products(first: 50) { nodes {
+    overview { totalEvents errorRate }
+    breakdown(by: COUNTRY) { value metrics { totalEvents } }
+} } }
+"""
+
+WIDE_LIST_QUERY = """
+{ products(first: 50) { totalCount nodes {
+    id name
+    overview { totalEvents errorRate p95PageLoadTimeMs }
+    breakdown(by: COUNTRY) { value metrics { totalEvents } }
+    bySource: breakdown(by: SOURCE, limit: 1) { value metrics { uniqueUsers } }
+    topErrors { error count }
+    timeseries(granularity: HOUR) { bucket metrics { errorCount } }
+    engagement { eventType events }
+} } }
+"""
+
+
+async def statements_for(gql, statements, db, now, query, product_count):
+    async with db.write() as conn:
+        await conn.execute(text("TRUNCATE product_events, products"))
+    rows = [
+        product_event(
+            now - timedelta(minutes=n + 1),
+            productId=f"p{n:03d}",
+            country=["de", "fr", None][n % 3],
+            errorCode="E1" if n % 2 else None,
+        )
+        for n in range(product_count)
+    ]
+    await ingest_product_events(gql, rows, now)
+    statements.statements.clear()
+    data = await gql(query, now=now)
+    assert len(data["products"]["nodes"]) == product_count
+    return data, len(statements.statements)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    # one page of products, then one statement per distinct field and arguments
+    [(LIST_QUERY, 3), (WIDE_LIST_QUERY, 8)],
+    ids=["issue", "every-metric"],
+)
+async def test_metrics_under_products_cost_the_same_for_3_or_30_products(
+    gql, now, statements, db, query, expected
+):
+    small_data, small = await statements_for(gql, statements, db, now, query, 3)
+    big_data, big = await statements_for(gql, statements, db, now, query, 30)
+    assert (small, big) == (expected, expected)
+    nodes = big_data["products"]["nodes"]
+    assert [n["overview"]["errorRate"] for n in nodes] == [n % 2 for n in range(30)]
+    assert [n["breakdown"][0]["value"] for n in nodes] == [
+        ["de", "fr", ""][n % 3] for n in range(30)
+    ]
