@@ -11,6 +11,8 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from db.compiler import CODE_POINT
+
 
 @dataclass(frozen=True, eq=False)
 class Catalog:
@@ -39,7 +41,7 @@ async def page(
 ) -> list[RowMapping]:
     """Up to first + 1 entities after the key `after`, in key order (the extra row tells
     whether there is a next page)."""
-    key = catalog.table.c[catalog.key]
+    key = catalog.table.c[catalog.key].collate(CODE_POINT)
     statement = (
         select(catalog.table).where(*_search(catalog, search)).order_by(key).limit(first + 1)
     )

@@ -30,6 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 GRANULARITIES = ("minute", "hour", "day")
+# Ties "then value" are broken in code-point order (as Python's sorted() does),
+# whatever the database's default collation: the answer must not vary by locale.
+CODE_POINT = "C"
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ def compile_aggregate(fact: Fact, query: AggregateQuery, entity_ids: Sequence[st
     if query.group_by is not None:
         key = dimension_value(fact.dimensions[query.group_by]).label("group_key")
         keys.append(key)
-        order = [fact.rank.desc(), key]
+        order = [fact.rank.desc(), key.element.collate(CODE_POINT)]
     elif query.granularity is not None:
         bucket = func.date_trunc(query.granularity, fact.time, "UTC").label("bucket")
         keys.append(bucket)
@@ -179,7 +182,14 @@ def compile_top_errors(fact: Fact, query: AggregateQuery, entity_ids: Sequence[s
             func.max(fact.time).label("last_seen"),
             (cast(count, Float) / func.sum(count).over(partition_by=fact.entity)).label("share"),
             func.row_number()
-            .over(partition_by=fact.entity, order_by=[(label.element == ""), count.desc(), label])
+            .over(
+                partition_by=fact.entity,
+                order_by=[
+                    (label.element == ""),
+                    count.desc(),
+                    label.element.collate(CODE_POINT),
+                ],
+            )
             .label("position"),
         )
         .where(and_(*where_clauses(fact, query, entity_ids), fact.errors.is_error))

@@ -7,11 +7,12 @@ their own, built on the same declaration and the same WHERE clauses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, cast, func, select
+from sqlalchemy import Float, Integer, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,43 +33,67 @@ class LatencyBand:
     success_rate: float
 
 
-async def latency_histogram(
-    conn: AsyncConnection, name: str, query: AggregateQuery, width: float
-) -> list[LatencyBand]:
-    """Requests of the endpoint by latency band k = floor(latency / width), ascending;
+@dataclass(frozen=True)
+class HistogramQuestion:
+    """Which requests to count, and the width of a latency band."""
+
+    query: AggregateQuery
+    width: float
+
+
+async def latency_histograms(
+    conn: AsyncConnection, question: HistogramQuestion, names: Sequence[str]
+) -> dict[str, list[LatencyBand]]:
+    """Per endpoint, requests by latency band k = floor(latency / width), ascending;
     only bands that have requests."""
-    band = func.floor(t.c.latency_ms / width).label("band")
+    width = question.width
+    # floor(latency / width) can be one band off in floating point (1869.8 / 0.1 gives
+    # a band starting at 1869.8000000000002): step it so k*width <= latency < (k+1)*width.
+    estimate = func.floor(t.c.latency_ms / width)
+    band = (
+        estimate
+        - cast(estimate * width > t.c.latency_ms, Integer)
+        + cast((estimate + 1) * width <= t.c.latency_ms, Integer)
+    ).label("band")
     statement = (
         select(
+            t.c.endpoint,
             band,
             API_REQUESTS.measures["requests"].expression.label("requests"),
             API_REQUESTS.measures["success_rate"].expression.label("success_rate"),
         )
-        .where(*where_clauses(API_REQUESTS, query, [name]))
-        .group_by(band)
-        .order_by(band)
+        .where(*where_clauses(API_REQUESTS, question.query, names))
+        .group_by(t.c.endpoint, band)
+        .order_by(t.c.endpoint, band)
     )
-    rows = (await conn.execute(statement)).mappings()
-    return [
-        LatencyBand(r["band"] * width, (r["band"] + 1) * width, r["requests"], r["success_rate"])
-        for r in rows
-    ]
+    bands: dict[str, list[LatencyBand]] = {name: [] for name in names}
+    for r in (await conn.execute(statement)).mappings():
+        bands[r["endpoint"]].append(
+            LatencyBand(
+                r["band"] * width, (r["band"] + 1) * width, r["requests"], r["success_rate"]
+            )
+        )
+    return bands
 
 
 async def avg_session_seconds(
-    conn: AsyncConnection, name: str, query: AggregateQuery
-) -> float | None:
-    """Mean session length in seconds (last minus first request in the range) over the
-    endpoint's sessions; requests without a sessionId are ignored; None without sessions."""
+    conn: AsyncConnection, query: AggregateQuery, names: Sequence[str]
+) -> dict[str, float | None]:
+    """Per endpoint, the mean session length in seconds (last minus first request in the
+    range) over its sessions; requests without a sessionId are ignored; None without
+    sessions."""
     length = func.extract("epoch", func.max(t.c.ts) - func.min(t.c.ts))
     sessions = (
-        select(length.label("seconds"))
-        .where(*where_clauses(API_REQUESTS, query, [name]), t.c.session_id.is_not(None))
-        .group_by(t.c.session_id)
+        select(t.c.endpoint, length.label("seconds"))
+        .where(*where_clauses(API_REQUESTS, query, names), t.c.session_id.is_not(None))
+        .group_by(t.c.endpoint, t.c.session_id)
         .subquery("sessions")
     )
-    average = (await conn.execute(select(func.avg(cast(sessions.c.seconds, Float))))).scalar_one()
-    return None if average is None else float(average)
+    statement = select(sessions.c.endpoint, func.avg(cast(sessions.c.seconds, Float))).group_by(
+        sessions.c.endpoint
+    )
+    averages = dict((await conn.execute(statement)).all())
+    return {name: None if averages.get(name) is None else float(averages[name]) for name in names}
 
 
 async def configure(conn: AsyncConnection, name: str, config: dict[str, Any]) -> RowMapping:

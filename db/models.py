@@ -7,12 +7,14 @@ historical predictions at their deciles and compares bin shares in SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import Float, Integer, case, cast, func, null, select, true, type_coerce
-from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy import Float, Integer, Select, case, cast, func, null, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,27 +28,42 @@ DECILES = [round(0.1 * i, 1) for i in range(1, 10)]
 SHARE_FLOOR = 0.0001
 
 
-async def versions(conn: AsyncConnection, model_id: str) -> list[str]:
-    """Versions seen in any environment, newest first by their latest prediction, then name."""
+async def versions(
+    conn: AsyncConnection, question: None, model_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Per model, versions seen in any environment, newest first by their latest
+    prediction, then name."""
     latest = func.max(model_versions.c.last_seen)
     statement = (
-        select(model_versions.c.version)
-        .where(model_versions.c.model_id == model_id)
-        .group_by(model_versions.c.version)
-        .order_by(latest.desc(), model_versions.c.version)
+        select(model_versions.c.model_id, model_versions.c.version)
+        .where(model_versions.c.model_id.in_(list(model_ids)))
+        .group_by(model_versions.c.model_id, model_versions.c.version)
+        .order_by(model_versions.c.model_id, latest.desc(), model_versions.c.version)
     )
-    return list((await conn.execute(statement)).scalars())
+    return await _lists(conn, statement, model_ids)
 
 
-async def environments(conn: AsyncConnection, model_id: str) -> list[str]:
-    """Environments the model has predicted in, by name."""
+async def environments(
+    conn: AsyncConnection, question: None, model_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Per model, the environments it has predicted in, by name."""
     statement = (
-        select(model_versions.c.environment)
-        .where(model_versions.c.model_id == model_id)
+        select(model_versions.c.model_id, model_versions.c.environment)
+        .where(model_versions.c.model_id.in_(list(model_ids)))
         .distinct()
-        .order_by(model_versions.c.environment)
+        .order_by(model_versions.c.model_id, model_versions.c.environment)
     )
-    return list((await conn.execute(statement)).scalars())
+    return await _lists(conn, statement, model_ids)
+
+
+async def _lists(
+    conn: AsyncConnection, statement: Select[Any], model_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """(model id, value) rows as each model's values, in row order."""
+    found: dict[str, list[str]] = {model_id: [] for model_id in model_ids}
+    for model_id, value in (await conn.execute(statement)).all():
+        found[model_id].append(value)
+    return found
 
 
 def _deciles(value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -59,9 +76,10 @@ def _bin(value: ColumnElement[Any], cuts: ColumnElement[Any]) -> ColumnElement[i
     return reduce(lambda total, term: total + term, above, cast(1, Integer))
 
 
-def _share(count: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A bin's share of its window; null when the window is empty."""
-    return cast(count, Float) / cast(func.nullif(func.sum(count).over(), 0), Float)
+def _share(count: ColumnElement[Any], model: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A bin's share of its model's window; null when the window is empty."""
+    total = func.sum(count).over(partition_by=model)
+    return cast(count, Float) / cast(func.nullif(total, 0), Float)
 
 
 def _floored(share: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -69,42 +87,64 @@ def _floored(share: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((share.is_(None), null()), else_=func.greatest(share, SHARE_FLOOR))
 
 
+@dataclass(frozen=True)
+class PsiQuestion:
+    """Filters, and the historical [start, split) and recent [split, end) windows."""
+
+    filters: tuple[tuple[str, FilterValues], ...]
+    start: datetime
+    split: datetime
+    end: datetime
+
+
 async def prediction_psi(
-    conn: AsyncConnection,
-    model_id: str,
-    filters: tuple[tuple[str, FilterValues], ...],
-    start: datetime,
-    split: datetime,
-    end: datetime,
-) -> float | None:
-    """PSI of predictedValue, [split, end) against [start, split); null if either is empty."""
-    window = AggregateQuery(frozenset(), start, end, filters)
+    conn: AsyncConnection, question: PsiQuestion, model_ids: Sequence[str]
+) -> dict[str, float | None]:
+    """Per model, the PSI of predictedValue, recent against historical window; null if
+    either is empty."""
+    window = AggregateQuery(frozenset(), question.start, question.end, question.filters)
     scoped = (
-        select(t.c.predicted_value.label("value"), (t.c.ts >= split).label("recent"))
-        .where(*where_clauses(PREDICTIONS, window, [model_id]))
+        select(
+            t.c.model_id,
+            t.c.predicted_value.label("value"),
+            (t.c.ts >= question.split).label("recent"),
+        )
+        .where(*where_clauses(PREDICTIONS, window, model_ids))
         .cte("scoped")
     )
     cuts = (
-        select(type_coerce(_deciles(scoped.c.value), ARRAY(Float)).label("q"))
+        select(scoped.c.model_id, type_coerce(_deciles(scoped.c.value), ARRAY(Float)).label("q"))
         .where(~scoped.c.recent)
+        .group_by(scoped.c.model_id)
         .cte("cuts")
     )
     bin_ = _bin(scoped.c.value, cuts.c.q).label("bin")
     binned = (
         select(
+            scoped.c.model_id,
             bin_,
             func.count().filter(~scoped.c.recent).label("historical"),
             func.count().filter(scoped.c.recent).label("recent"),
         )
-        .select_from(scoped.join(cuts, true()))
-        .group_by(bin_)
+        .select_from(scoped.join(cuts, cuts.c.model_id == scoped.c.model_id))
+        .group_by(scoped.c.model_id, bin_)
         .subquery("binned")
     )
+    model = binned.c.model_id
     shares = select(
-        _share(binned.c.historical).label("h"), _share(binned.c.recent).label("r")
+        model,
+        binned.c.bin,
+        _share(binned.c.historical, model).label("h"),
+        _share(binned.c.recent, model).label("r"),
     ).subquery("shares")
     h, r = _floored(shares.c.h), _floored(shares.c.r)
     # Bins empty in both windows are absent here; they add (f - f) * ln(f / f) = 0.
-    psi = func.sum((r - h) * func.ln(r / h))
-    value = (await conn.execute(select(psi))).scalar_one()
-    return None if value is None else float(value)
+    # A model without historical predictions has no cuts and no rows: its PSI is null.
+    # Summed in bin order, so a model's PSI does not depend on which models share the batch.
+    terms = aggregate_order_by((r - h) * func.ln(r / h), shares.c.bin)
+    psi = select(shares.c.model_id, func.sum(terms)).group_by(shares.c.model_id)
+    values = dict((await conn.execute(psi)).all())
+    return {
+        model_id: None if values.get(model_id) is None else float(values[model_id])
+        for model_id in model_ids
+    }

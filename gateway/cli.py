@@ -26,7 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
+# soft_wrap: messages carry paths and URLs that must stay whole for copy and grep.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _is_loopback(host: str) -> bool:

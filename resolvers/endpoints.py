@@ -3,6 +3,7 @@ business impact, and the endpoint catalog and its configuration."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -86,10 +87,9 @@ async def latency_histogram(
     """Requests by latency band [k*bucketMs, (k+1)*bucketMs), ascending."""
     if not bucket_ms > 0:
         raise bad_input(f"bucketMs must be above 0, got {bucket_ms}", "bucketMs")
-    context = context_of(info)
-    question = aggregates.question(info, FACT, range_, filter_, frozenset())
-    async with context.db.read() as conn:
-        bands = await endpoint_sql.latency_histogram(conn, name, question, bucket_ms)
+    query = aggregates.question(info, FACT, range_, filter_, frozenset())
+    question = endpoint_sql.HistogramQuestion(query, bucket_ms)
+    bands = await context_of(info).loaders.load(endpoint_sql.latency_histograms, question, name)
     return [
         LatencyBucket(
             lower_ms=b.lower, upper_ms=b.upper, requests=b.requests, success_rate=b.success_rate
@@ -102,11 +102,11 @@ async def business_impact(
     info: Info[Any, Any], name: str, range_: TimeRange | None, config: RowMapping | None
 ) -> BusinessImpact:
     """The contract's BusinessImpact formulas over the range, from the endpoint's config."""
-    context = context_of(info)
     question = aggregates.question(info, FACT, range_, None, IMPACT_MEASURES)
-    totals = await aggregates.totals(info, FACT, name, question)
-    async with context.db.read() as conn:
-        session_seconds = await endpoint_sql.avg_session_seconds(conn, name, question)
+    totals, session_seconds = await asyncio.gather(
+        aggregates.totals(info, FACT, name, question),
+        context_of(info).loaders.load(endpoint_sql.avg_session_seconds, question, name),
+    )
     order_value = config["avg_order_value"] if config else None
     unit_cost = config["cost_per_request"] if config else None
     revenue = _product(totals["success_count"], order_value)

@@ -1,10 +1,15 @@
-"""Per-request DataLoaders: every aggregate under a list costs one statement."""
+"""Per-request DataLoaders: every per-entity field under a list costs one statement.
+
+One mechanism serves every such field: a key is (fetch, question, entity id),
+where ``fetch(conn, question, entity_ids)`` answers one hashable question for
+many entities in one statement and returns each entity's answer by its id.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,41 +19,67 @@ from db.aggregates import ErrorRow, Group, fetch_groups, fetch_top_errors
 from db.compiler import AggregateQuery, Fact
 from db.engine import Database
 
-AggregateKey = tuple[Fact, AggregateQuery, str]
 T = TypeVar("T")
-Fetch = Callable[[AsyncConnection, Fact, AggregateQuery, Sequence[str]], Awaitable[dict[str, T]]]
+Q = TypeVar("Q", bound=Hashable)
+Fetch = Callable[[AsyncConnection, Q, Sequence[str]], Awaitable[Mapping[str, T]]]
+Key = tuple[Fetch[Any, Any], Hashable, str]
+AggregateKey = tuple[Fact, AggregateQuery, str]
+
+
+async def _groups(
+    conn: AsyncConnection, question: tuple[Fact, AggregateQuery], ids: Sequence[str]
+) -> Mapping[str, list[Group]]:
+    return await fetch_groups(conn, *question, ids)
+
+
+async def _top_errors(
+    conn: AsyncConnection, question: tuple[Fact, AggregateQuery], ids: Sequence[str]
+) -> Mapping[str, list[ErrorRow]]:
+    return await fetch_top_errors(conn, *question, ids)
 
 
 class Loaders:
     """The loaders of one request.
 
-    Keys are (fact, question, entity id); one batch runs one statement per
-    distinct (fact, question), covering every entity asked for at once.
+    One batch runs one statement per distinct (fetch, question), covering
+    every entity asked for at once; ``aggregates`` and ``top_errors`` are the
+    same mechanism keyed by (fact, question, entity id).
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._answers: DataLoader[Key, Any] = DataLoader(load_fn=self._answer)
         self.aggregates: DataLoader[AggregateKey, list[Group]] = DataLoader(
-            load_fn=self._batched(fetch_groups)
+            load_fn=self._through(_groups)
         )
         self.top_errors: DataLoader[AggregateKey, list[ErrorRow]] = DataLoader(
-            load_fn=self._batched(fetch_top_errors)
+            load_fn=self._through(_top_errors)
         )
 
-    def _batched(self, fetch: Fetch[T]) -> Callable[[list[AggregateKey]], Awaitable[list[T]]]:
+    async def load(self, fetch: Fetch[Q, T], question: Q, entity_id: str) -> T:
+        """The entity's answer to question, fetched together with its siblings'."""
+        answer: T = await self._answers.load((fetch, question, entity_id))
+        return answer
+
+    def _through(self, fetch: Fetch[Any, T]) -> Callable[[list[AggregateKey]], Awaitable[list[T]]]:
         async def load(keys: list[AggregateKey]) -> list[T]:
-            wanted: dict[tuple[Fact, AggregateQuery], list[str]] = defaultdict(list)
-            for fact, query, entity_id in keys:
-                if entity_id not in wanted[fact, query]:
-                    wanted[fact, query].append(entity_id)
-
-            async def answer(question: tuple[Fact, AggregateQuery], ids: list[str]) -> Any:
-                # Each statement gets its own connection: batches of sibling
-                # fields run concurrently.
-                async with self._db.read() as conn:
-                    return question, await fetch(conn, question[0], question[1], ids)
-
-            answers = dict(await asyncio.gather(*(answer(q, ids) for q, ids in wanted.items())))
-            return [answers[fact, query][entity_id] for fact, query, entity_id in keys]
+            return await self._answer(
+                [(fetch, (fact, query), entity) for fact, query, entity in keys]
+            )
 
         return load
+
+    async def _answer(self, keys: Sequence[Key]) -> list[Any]:
+        wanted: dict[tuple[Fetch[Any, Any], Hashable], list[str]] = defaultdict(list)
+        for fetch, question, entity_id in keys:
+            if entity_id not in wanted[fetch, question]:
+                wanted[fetch, question].append(entity_id)
+
+        async def answer(group: tuple[Fetch[Any, Any], Hashable], ids: list[str]) -> Any:
+            # Each statement gets its own connection: batches of sibling
+            # fields run concurrently.
+            async with self._db.read() as conn:
+                return group, await group[0](conn, group[1], ids)
+
+        answers = dict(await asyncio.gather(*(answer(g, ids) for g, ids in wanted.items())))
+        return [answers[fetch, question][entity_id] for fetch, question, entity_id in keys]

@@ -28,7 +28,8 @@ from schema.model_types import ActualInput, DriftReport, ModelMetrics, ModelPoin
 
 MODELS = catalog.Catalog(models, key="id", searchable=("id",))
 LATEST = "latest"
-# The lookup of "latest" looks at every prediction before the request's clock.
+# The lookup of "latest" looks at every prediction the clock could have accepted:
+# up to the ingest tolerance ahead of it (as Model.versions does).
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_WINDOW_HOURS = 366 * 24
 PSI_DRIFT = 0.2
@@ -55,14 +56,16 @@ async def _load(info: Info[Any, Any], model_id: str, question: AggregateQuery) -
 async def latest_version(
     info: Info[Any, Any], model_id: str, environment: str | None
 ) -> str | None:
-    """The version with the newest prediction before now in the environment (ties: by name).
+    """The version with the newest prediction in the environment (ties: by name), counting
+    predictions stamped up to the ingest tolerance ahead of now.
 
     Asked as a by-version aggregate, so it is batched across models like any other.
     """
+    clock = context_of(info).row_context()
     question = AggregateQuery(
         frozenset({"last_prediction_at"}),
         BEGINNING,
-        context_of(info).now,
+        clock.now + clock.future_tolerance,
         _filters(None, environment),
         group_by="VERSION",
     )
@@ -137,8 +140,8 @@ def _change(recent: float | None, historical: float | None) -> float | None:
 
 
 async def _psi(info: Info[Any, Any], model_id: str, filters: Filters, *bounds: datetime) -> Any:
-    async with context_of(info).db.read() as conn:
-        return await model_sql.prediction_psi(conn, model_id, filters, *bounds)
+    question = model_sql.PsiQuestion(filters, *bounds)
+    return await context_of(info).loaders.load(model_sql.prediction_psi, question, model_id)
 
 
 async def _nothing() -> None:
@@ -225,14 +228,12 @@ def _prediction(row: RowMapping) -> Prediction:
 
 async def versions(info: Info[Any, Any], model_id: str) -> list[str]:
     """Versions seen in any environment, newest first."""
-    async with context_of(info).db.read() as conn:
-        return await model_sql.versions(conn, model_id)
+    return await context_of(info).loaders.load(model_sql.versions, None, model_id)
 
 
 async def environments(info: Info[Any, Any], model_id: str) -> list[str]:
     """Environments the model has predicted in."""
-    async with context_of(info).db.read() as conn:
-        return await model_sql.environments(conn, model_id)
+    return await context_of(info).loaders.load(model_sql.environments, None, model_id)
 
 
 async def model_page(

@@ -59,15 +59,19 @@ async def rows_page(
     after: str | None,
     node: Callable[[RowMapping], T],
 ) -> Page[T]:
-    """An entity's fact rows matching question's range and filters, newest first."""
+    """An entity's fact rows matching question's range and filters, newest first.
+
+    Batched: the same page of every listed entity is one statement, and so is
+    their total count.
+    """
     first = page_size(first, context.settings.max_page_size)
     position = decode_time_cursor(after, kind, fact.row_id.type.python_type)
-    async with context.db.read() as conn:
-        found = await rows.newest_rows(conn, fact, entity_id, question, first, position)
+    asked = rows.RowsQuestion(fact, question, first, position)
+    found = await context.loaders.load(rows.newest_rows, asked, entity_id)
 
     async def total() -> int:
-        async with context.db.read() as conn:
-            return await rows.count_rows(conn, fact, entity_id, question)
+        counted = rows.RowsQuestion(fact, question)
+        return await context.loaders.load(rows.count_rows, counted, entity_id)
 
     items = found[:first]
     end_cursor = encode_cursor(kind, *rows.cursor_of(fact, items[-1])) if items else None

@@ -120,10 +120,8 @@ async def product_funnel(
     bounded(within_seconds, 0, 366 * 86400, "withinSeconds")
     context = context_of(info)
     start, end = time_window(range_, context.now)
-    async with context.db.read() as conn:
-        users = await funnel.funnel_users(
-            conn, product_id, steps, start, end, timedelta(seconds=within_seconds)
-        )
+    question = funnel.FunnelQuestion(tuple(steps), start, end, timedelta(seconds=within_seconds))
+    users = await context.loaders.load(funnel.funnel_users, question, product_id)
     first = users[0]
     return Funnel(
         steps=[

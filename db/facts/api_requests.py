@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, distinct, func, not_
 
-from db.compiler import ErrorLabels, Fact, Measure, percentile, rate
+from db.compiler import CODE_POINT, ErrorLabels, Fact, Measure, percentile, rate
 from db.tables import api_requests as t
 
 SUCCEEDED = and_(t.c.status_code >= 200, t.c.status_code < 400)
@@ -35,7 +35,9 @@ API_REQUESTS = Fact(
         "p99_latency_ms": Measure(percentile(0.99, t.c.latency_ms)),
         "max_latency_ms": Measure(func.max(t.c.latency_ms)),
         # mode() skips nulls and, on a tie, keeps the first value in its ORDER BY.
-        "top_error_reason": Measure(func.mode().within_group(t.c.error_reason).filter(FAILED)),
+        "top_error_reason": Measure(
+            func.mode().within_group(t.c.error_reason.collate(CODE_POINT)).filter(FAILED)
+        ),
         "unique_users": Measure(func.count(distinct(t.c.user_id)), 0),
     },
     dimensions={
