@@ -58,10 +58,7 @@ async def slices(
 ) -> list[Group]:
     """One group per dimension value, ranked, with the measures selected under `metrics`."""
     bounded(limit, 0, MAX_GROUPS, "limit")
-    measures = selected_measures(info, fact.measures, "metrics")
-    asked = question(info, fact, range_, filter_, measures, group_by=by, limit=limit)
-    groups: list[Group] = await context_of(info).loaders.aggregates.load((fact, asked, entity_id))
-    return groups
+    return await _grouped(info, fact, entity_id, range_, filter_, group_by=by, limit=limit)
 
 
 async def points(
@@ -73,8 +70,19 @@ async def points(
     filter_: Any,
 ) -> list[Group]:
     """One group per time bucket that has rows, in time order."""
+    return await _grouped(info, fact, entity_id, range_, filter_, granularity=granularity.value)
+
+
+async def _grouped(
+    info: Info[Any, Any],
+    fact: Fact,
+    entity_id: str,
+    range_: TimeRange | None,
+    filter_: Any,
+    **grouping: Any,
+) -> list[Group]:
     measures = selected_measures(info, fact.measures, "metrics")
-    asked = question(info, fact, range_, filter_, measures, granularity=granularity.value)
+    asked = question(info, fact, range_, filter_, measures, **grouping)
     groups: list[Group] = await context_of(info).loaders.aggregates.load((fact, asked, entity_id))
     return groups
 
