@@ -11,6 +11,7 @@ from strawberry.types import Info
 from db.engine import Database
 from db.ingest.batch import RowContext
 from gateway.settings import Settings
+from resolvers.access import FULL_ACCESS, Principal
 from resolvers.loaders import Loaders
 
 
@@ -21,6 +22,7 @@ class GatewayContext:
     db: Database
     settings: Settings
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    principal: Principal = FULL_ACCESS
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
