@@ -28,6 +28,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from resolvers.context import GatewayContext
 from schema.root import schema
+from tests.factories import ADMIN_HEADERS, ADMIN_SECRET
 
 
 def _libpq(url: str) -> str:
@@ -57,7 +58,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """Settings as a deployment would have them, pointed at the test database."""
-    return Settings(database_url=database_url, admin_token=None)
+    return Settings(database_url=database_url, admin_token=ADMIN_SECRET)
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +123,9 @@ async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncC
     """An HTTP client talking to the real ASGI app."""
     app = create_app(db, settings, owns_database=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gateway", headers=ADMIN_HEADERS
+    ) as http:
         yield http
 
 

@@ -12,6 +12,12 @@ import pytest
 
 _ids = itertools.count(1)
 
+# The admin secret of every test gateway (the `settings` fixture). HTTP and
+# websocket tests send it (`ADMIN_HEADERS`, or {"Authorization": "Bearer ..."}
+# in connection_init); tests of refusals send something else on purpose.
+ADMIN_SECRET = "test-admin-secret-0123456789abcdef"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_SECRET}"}
+
 
 def iso(value: datetime) -> str:
     """A datetime as the DateTime scalar takes it."""

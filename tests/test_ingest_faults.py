@@ -47,10 +47,13 @@ async def test_unexpected_failures_are_masked_without_internals(settings):
 
     from db.engine import Database
     from gateway.app import create_app
+    from tests.factories import ADMIN_HEADERS
 
     unreachable = Database("postgresql+psycopg://postgres@127.0.0.1:9/none", pool_size=1)
     transport = httpx.ASGITransport(app=create_app(unreachable, settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gateway", headers=ADMIN_HEADERS
+    ) as http:
         response = await http.post("/graphql", json={"query": STATS})
     await unreachable.dispose()
     body = response.json()
