@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
 
 from db.engine import Database
+from gateway.auth import authenticate
 from gateway.settings import Settings
 from resolvers.context import GatewayContext
 from schema.root import schema
@@ -26,32 +26,16 @@ def _is_ide_page(request: Request) -> bool:
     )
 
 
-def bearer_token(headers: Any) -> str | None:
-    """The secret of an `Authorization: Bearer <secret>` header, if any."""
-    value = headers.get("authorization", "")
-    scheme, _, secret = value.partition(" ")
-    return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
-
-
 def create_app(database: Database, settings: Settings, *, owns_database: bool = True) -> FastAPI:
     """The gateway app over an open database; the database is disposed at shutdown
     when the app owns it."""
 
-    def authorize(request: Request | WebSocket) -> None:
-        expected = settings.admin_token
-        if expected is None or (isinstance(request, Request) and _is_ide_page(request)):
-            return
-        given = bearer_token(request.headers)
-        if given is None or not hmac.compare_digest(given, expected.get_secret_value()):
-            raise HTTPException(
-                status_code=401,
-                detail="a valid 'Authorization: Bearer <token>' header is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
     async def context(request: Request = None, websocket: WebSocket = None) -> dict[str, Any]:  # type: ignore[assignment]
-        authorize(request or websocket)
-        return {"gateway": GatewayContext(database, settings)}
+        caller = request or websocket
+        if isinstance(caller, Request) and _is_ide_page(caller):
+            return {"gateway": GatewayContext(database, settings)}
+        principal = await authenticate(caller, settings, database)
+        return {"gateway": GatewayContext(database, settings, principal=principal)}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
