@@ -15,10 +15,15 @@ from db.compiler import AggregateQuery, Fact, compile_aggregate, compile_top_err
 
 @dataclass(frozen=True)
 class Group:
-    """One row of an answer: its key (None, a dimension value or a bucket) and measures."""
+    """One row of an answer and its measures.
+
+    ``key`` is the bucket of a timeseries, else the first dimension value (None
+    when ungrouped); ``dimensions`` holds every group_by value in order.
+    """
 
     key: Any
     values: dict[str, Any]
+    dimensions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,11 @@ async def fetch_groups(
     """Groups per entity id; an entity without matching rows maps to an empty list."""
     result: dict[str, list[Group]] = defaultdict(list)
     rows = await conn.execute(compile_aggregate(fact, query, entity_ids))
-    key_name = "group_key" if query.group_by else "bucket" if query.granularity else None
     for row in rows.mappings():
-        key = row[key_name] if key_name else None
+        dimensions = tuple(row[f"group_{i}"] for i in range(len(query.group_by)))
+        key = row["bucket"] if query.granularity else dimensions[0] if dimensions else None
         values = {name: row[name] for name in query.measures}
-        result[row["entity_id"]].append(Group(key, values))
+        result[row["entity_id"]].append(Group(key, values, dimensions))
     return {entity_id: result.get(entity_id, []) for entity_id in entity_ids}
 
 

@@ -9,7 +9,7 @@ declarations (see ``db.facts``), not copies of this code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,16 @@ class ErrorLabels:
     label: ColumnElement[Any]
 
 
+FilterValues = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A filter that is a condition over its values, not membership of one column."""
+
+    condition: Callable[[FilterValues], ColumnElement[bool]]
+
+
 @dataclass(frozen=True, eq=False)
 class Fact:
     """A fact table as the compiler sees it. Hashed by identity (one per table)."""
@@ -61,16 +71,23 @@ class Fact:
     row_id: Column[Any]
     measures: Mapping[str, Measure]
     dimensions: Mapping[str, ColumnElement[Any]]
-    filters: Mapping[str, ColumnElement[Any]]
+    filters: Mapping[str, ColumnElement[Any] | Predicate]
     rank: ColumnElement[Any]
     errors: ErrorLabels | None = None
+    # Keys not in `dimensions` (a metric's tag keys) resolve through this, when given.
+    dynamic_dimension: Callable[[str], ColumnElement[Any]] | None = None
+
+    def dimension(self, key: str) -> ColumnElement[Any]:
+        """The column a dimension key groups by: declared, or resolved dynamically."""
+        if key in self.dimensions:
+            return self.dimensions[key]
+        if self.dynamic_dimension is None:
+            raise KeyError(f"{self.name} declares no dimension {key!r}")
+        return self.dynamic_dimension(key)
 
     def empty_values(self, measures: frozenset[str]) -> dict[str, Any]:
         """The measures' values over zero rows (0 for counts and rates, None otherwise)."""
         return {name: self.measures[name].empty for name in measures}
-
-
-FilterValues = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -79,13 +96,15 @@ class AggregateQuery:
 
     ``filters`` holds (filter key, allowed values) pairs; a filter that is not
     given is simply absent, an empty tuple of values matches nothing.
+    ``group_by`` names dimension keys; with a granularity too, groups are per
+    bucket and dimension values.
     """
 
     measures: frozenset[str]
     start: datetime
     end: datetime
     filters: tuple[tuple[str, FilterValues], ...] = ()
-    group_by: str | None = None
+    group_by: tuple[str, ...] = ()
     granularity: str | None = None
     limit: int | None = None
 
@@ -113,7 +132,11 @@ def where_clauses(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) 
         fact.time < query.end,
     ]
     for key, values in query.filters:
-        clauses.append(_matches(fact.filters[key], values))
+        declared = fact.filters[key]
+        if isinstance(declared, Predicate):
+            clauses.append(declared.condition(values))
+        else:
+            clauses.append(_matches(declared, values))
     return clauses
 
 
@@ -130,28 +153,31 @@ def _matches(column: ColumnElement[Any], values: FilterValues) -> ColumnElement[
 def compile_aggregate(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> Select[Any]:
     """One statement answering query for every entity in entity_ids.
 
-    Columns: ``entity_id``, then ``group_key`` (a dimension's text) or
-    ``bucket`` when grouped, then one column per selected measure.
-    Grouped rows come ranked (breakdown) or in time order (timeseries).
+    Columns: ``entity_id``, then ``bucket`` with a granularity, then
+    ``group_0``.. (each group_by dimension's text), then one column per
+    selected measure. Rows come in time order, then ranked.
     """
     entity = fact.entity.label("entity_id")
     keys: list[ColumnElement[Any]] = [entity]
     order: list[Any] = []
-    if query.group_by is not None:
-        key = dimension_value(fact.dimensions[query.group_by]).label("group_key")
-        keys.append(key)
-        order = [fact.rank.desc(), key.element.collate(CODE_POINT)]
-    elif query.granularity is not None:
+    if query.granularity is not None:
         bucket = func.date_trunc(query.granularity, fact.time, "UTC").label("bucket")
         keys.append(bucket)
-        order = [bucket]
+        order.append(bucket)
+    groups = [
+        dimension_value(fact.dimension(key)).label(f"group_{i}")
+        for i, key in enumerate(query.group_by)
+    ]
+    keys.extend(groups)
+    if groups:
+        order.extend([fact.rank.desc(), *[g.element.collate(CODE_POINT) for g in groups]])
     measures = [fact.measures[name].expression.label(name) for name in sorted(query.measures)]
     statement = (
         select(*keys, *measures)
         .where(and_(*where_clauses(fact, query, entity_ids)))
         .group_by(*[k.element for k in keys])
     )
-    if query.limit is None or query.group_by is None:
+    if query.limit is None or not query.group_by:
         return statement.order_by(entity, *order)
     ranked = statement.add_columns(
         func.row_number().over(partition_by=fact.entity, order_by=order).label("position")

@@ -167,3 +167,24 @@ quarantine = Table(
     Index(None, "received_at", "id"),
     Index(None, "kind", "received_at", "id"),
 )
+
+# ------------------------------------------------------------------ dashboards (issue 14)
+
+# Tag filters are JSONB containment (tags @> ...), which a GIN index answers.
+Index(None, metric_samples.c.tags, postgresql_using="gin")
+
+dashboards = Table(
+    "dashboards",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    # The creating token's id; null when the admin secret created it.
+    Column("owner", Text),
+    Column("is_public", Boolean, nullable=False, server_default=text("false")),
+    # [{id, title, query, variables, visualization, refreshSeconds}], in display order.
+    Column("widgets", JSONB, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Index(None, "owner"),
+)

@@ -58,7 +58,7 @@ async def slices(
 ) -> list[Group]:
     """One group per dimension value, ranked, with the measures selected under `metrics`."""
     bounded(limit, 0, MAX_GROUPS, "limit")
-    return await _grouped(info, fact, entity_id, range_, filter_, group_by=by, limit=limit)
+    return await _grouped(info, fact, entity_id, range_, filter_, group_by=(by,), limit=limit)
 
 
 async def points(

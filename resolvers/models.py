@@ -67,7 +67,7 @@ async def latest_version(
         BEGINNING,
         clock.now + clock.future_tolerance,
         _filters(None, environment),
-        group_by="VERSION",
+        group_by=("VERSION",),
     )
     groups = await _load(info, model_id, question)
     if not groups:
@@ -107,7 +107,7 @@ async def performance(
         return _metrics(await _load(info, model_id, question), measures)
     # Both questions are the same for every model, so a list of models costs two statements.
     by_version = AggregateQuery(
-        measures, start, end, _filters(None, environment), group_by="VERSION"
+        measures, start, end, _filters(None, environment), group_by=("VERSION",)
     )
     latest, groups = await asyncio.gather(
         latest_version(info, model_id, environment), _load(info, model_id, by_version)

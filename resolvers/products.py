@@ -87,7 +87,7 @@ async def engagement(
 ) -> list[EngagementRow]:
     """One row per event type: a breakdown by EVENT_TYPE with three measures."""
     measures = frozenset({"total_events", "unique_users", "avg_duration_ms"})
-    question = aggregates.question(info, FACT, range_, filter_, measures, group_by="EVENT_TYPE")
+    question = aggregates.question(info, FACT, range_, filter_, measures, group_by=("EVENT_TYPE",))
     groups = await context_of(info).loaders.aggregates.load((FACT, question, product_id))
     return [
         EngagementRow(

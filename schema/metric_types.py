@@ -1,4 +1,4 @@
-"""Leaf types of custom metrics: the metric type enum and the sample input."""
+"""Leaf types of custom metrics: metric types, aggregations, samples, groups, points."""
 
 from __future__ import annotations
 
@@ -18,6 +18,22 @@ class MetricType(Enum):
     AVERAGE = "AVERAGE"
 
 
+@strawberry.enum(
+    description="Percentiles are continuous; LAST is the value of the newest sample "
+    "(of samples with the same timestamp, the one stored last)."
+)
+class Aggregation(Enum):
+    SUM = "sum"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    COUNT = "count"
+    MEDIAN = "median"
+    P95 = "p95"
+    P99 = "p99"
+    LAST = "last"
+
+
 @strawberry.input(description="One sample of a named metric (counter, gauge, timer ...).")
 class MetricSampleInput:
     name: str
@@ -29,3 +45,22 @@ class MetricSampleInput:
     tags: JSON | None = None
     unit: str | None = None
     source: str | None = None
+
+
+@strawberry.type
+class MetricGroup:
+    key: str = strawberry.field(
+        description="group values joined by '_' in groupBy order (e.g. GET_/api/users); "
+        "empty when not grouped"
+    )
+    tags: JSON = strawberry.field(
+        description="the groupBy tag values as an object (a missing tag is the empty string)"
+    )
+    value: float | None
+    count: int
+
+
+@strawberry.type(description="only buckets that have samples, in time order")
+class MetricPoint:
+    bucket: datetime
+    groups: list[MetricGroup]
