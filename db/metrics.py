@@ -53,27 +53,31 @@ def _catalog(wanted: MetricSearch) -> Select[Any]:
     return statement
 
 
-async def page(
-    conn: AsyncConnection, wanted: MetricSearch, first: int, after: str | None
-) -> list[MetricInfo]:
-    """Up to first + 1 metrics after the name `after`, in name order."""
+async def pages(
+    conn: AsyncConnection, asked: tuple[MetricSearch, int, str | None], _: object
+) -> dict[str, list[MetricInfo]]:
+    """Up to first + 1 metrics after the name `after`, in name order (under the key "")."""
+    wanted, first, after = asked
     key = t.c.name.collate(CODE_POINT)
     statement = _catalog(wanted).order_by(key).limit(first + 1)
     if after is not None:
         statement = statement.where(key > after)
-    return [MetricInfo(**row) for row in (await conn.execute(statement)).mappings()]
+    return {"": [MetricInfo(**row) for row in (await conn.execute(statement)).mappings()]}
 
 
-async def count(conn: AsyncConnection, wanted: MetricSearch) -> int:
-    """How many metrics match."""
+async def counts(conn: AsyncConnection, wanted: MetricSearch, _: object) -> dict[str, int]:
+    """How many metrics match (under the key "")."""
     statement = select(func.count()).select_from(_catalog(wanted).subquery())
-    return int((await conn.execute(statement)).scalar_one())
+    return {"": int((await conn.execute(statement)).scalar_one())}
 
 
-async def find(conn: AsyncConnection, name: str) -> MetricInfo | None:
-    """One metric, or None when no sample of it was ever stored."""
-    found = await page(conn, MetricSearch(only=frozenset({name})), 1, None)
-    return found[0] if found else None
+async def by_names(
+    conn: AsyncConnection, _question: None, names: Sequence[str]
+) -> dict[str, MetricInfo | None]:
+    """The metrics among names, None for a name without samples."""
+    statement = _catalog(MetricSearch(only=frozenset(names)))
+    found = {row["name"]: MetricInfo(**row) for row in (await conn.execute(statement)).mappings()}
+    return {name: found.get(name) for name in names}
 
 
 async def tag_keys(

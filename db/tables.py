@@ -182,7 +182,7 @@ dashboards = Table(
     # The creating token's id; null when the admin secret created it.
     Column("owner", Text),
     Column("is_public", Boolean, nullable=False, server_default=text("false")),
-    # [{id, title, query, variables, visualization, refreshSeconds}], in display order.
+    # [{id, title, query, variables, visualization, refresh_seconds}], in display order.
     Column("widgets", JSONB, nullable=False),
     _ts("created_at"),
     _ts("updated_at"),

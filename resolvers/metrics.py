@@ -135,12 +135,11 @@ async def metric_page(
     position = decode_cursor(after, "metric", 1, (str,))
     confined = principal_of(info).resource_ids
     wanted = metric_sql.MetricSearch(search, None if confined is None else frozenset(confined))
-    async with context.db.read() as conn:
-        found = await metric_sql.page(conn, wanted, first, position[0] if position else None)
+    asked = (wanted, first, position[0] if position else None)
+    found = await context.loaders.load(metric_sql.pages, asked, "")
 
     async def total() -> int:
-        async with context.db.read() as conn:
-            return await metric_sql.count(conn, wanted)
+        return await context.loaders.load(metric_sql.counts, wanted, "")
 
     items = found[:first]
     end_cursor = encode_cursor("metric", items[-1].name) if items else None
@@ -151,5 +150,7 @@ async def find_metric(info: Info[Any, Any], name: str) -> metric_sql.MetricInfo 
     """The metric, or None when it has no samples or the caller may not see it."""
     if not visible(info, name):
         return None
-    async with context_of(info).db.read() as conn:
-        return await metric_sql.find(conn, name)
+    found: metric_sql.MetricInfo | None = await context_of(info).loaders.load(
+        metric_sql.by_names, None, name
+    )
+    return found

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import catalog, rows
 from db.compiler import AggregateQuery, Fact
@@ -37,12 +38,13 @@ async def catalog_page(
     """Entities in key order, optionally matching search; items are catalog rows."""
     first = page_size(first, context.settings.max_page_size)
     position = decode_cursor(after, kind, 1, (str,))
-    async with context.db.read() as conn:
-        found = await catalog.page(conn, entities, search, first, position[0] if position else None)
+    # Through the loaders, so the same page asked twice in a request (by two
+    # dashboard widgets) is one statement.
+    asked = (entities, search, first, position[0] if position else None)
+    found = await context.loaders.load(_catalog_page, asked, "")
 
     async def total() -> int:
-        async with context.db.read() as conn:
-            return await catalog.count(conn, entities, search)
+        return await context.loaders.load(_catalog_count, (entities, search), "")
 
     items = found[:first]
     end_cursor = encode_cursor(kind, items[-1][entities.key]) if items else None
@@ -79,6 +81,24 @@ async def rows_page(
 
 
 async def find_entity(context: GatewayContext, entities: catalog.Catalog, key: str) -> Any:
-    """One catalog row, or None when the entity is unknown."""
-    async with context.db.read() as conn:
-        return (await catalog.by_keys(conn, entities, [key])).get(key)
+    """One catalog row, or None when the entity is unknown; lookups of a request batch."""
+    return await context.loaders.load(_catalog_rows, entities, key)
+
+
+async def _catalog_page(
+    conn: AsyncConnection, asked: tuple[catalog.Catalog, str | None, int, str | None], _: Any
+) -> dict[str, list[RowMapping]]:
+    return {"": await catalog.page(conn, *asked)}
+
+
+async def _catalog_count(
+    conn: AsyncConnection, asked: tuple[catalog.Catalog, str | None], _: Any
+) -> dict[str, int]:
+    return {"": await catalog.count(conn, *asked)}
+
+
+async def _catalog_rows(
+    conn: AsyncConnection, entities: catalog.Catalog, keys: Sequence[str]
+) -> dict[str, RowMapping | None]:
+    found = await catalog.by_keys(conn, entities, keys)
+    return {key: found.get(key) for key in keys}

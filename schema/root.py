@@ -8,15 +8,19 @@ from strawberry.tools import merge_types
 
 from resolvers.errors import is_unexpected
 from schema.admin import AdminQuery
+from schema.dashboards import DashboardMutation, DashboardQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
 from schema.metrics import MetricMutation, MetricQuery
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
 from schema.validation import ValidationErrorCodes
 
-Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery, MetricQuery))
+Query = merge_types(
+    "Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery, MetricQuery, DashboardQuery)
+)
 Mutation = merge_types(
-    "Mutation", (ProductMutation, MetricMutation, ModelMutation, EndpointMutation)
+    "Mutation",
+    (ProductMutation, MetricMutation, ModelMutation, EndpointMutation, DashboardMutation),
 )
 
 
