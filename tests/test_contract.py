@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHECKER = ROOT.parent / "shared" / "tools" / "contract_check.py"
 
-# Parts of the contract that belong to issues not yet built (alerts, subscriptions, access tokens, insights). Anything else missing fails.
+# Parts of the contract that belong to issues not yet built (alerts, subscriptions,
+# access tokens, insights). Anything else missing fails.
 NOT_YET_BUILT = {
     "AlertTarget",
     "AlertKind",
