@@ -1,8 +1,15 @@
 """The aggregate fields every entity kind shares (metrics, slices, points, top errors),
-each answered through the per-request loaders from one fact declaration."""
+each answered through the per-request loaders from one fact declaration.
+
+A ``FactKind`` ties a fact to the types that show it; ``measures``,
+``breakdown`` and ``timeseries`` shape the answers into those types, so no
+kind writes its own wrappers (schema/fact_fields.py builds the fields).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from strawberry.types import Info
@@ -11,9 +18,62 @@ from db.aggregates import Group
 from db.compiler import AggregateQuery, Fact
 from resolvers.arguments import bounded, filter_values, selected_measures, time_window
 from resolvers.context import context_of
-from schema.common import ErrorCount, Granularity, TimeRange
+from schema.common import ErrorCount, Granularity, MeasureSet, TimeRange
 
 MAX_GROUPS = 1000
+
+
+@dataclass(frozen=True, eq=False)
+class FactKind:
+    """A fact and the GraphQL types of its shared fields.
+
+    ``dimension`` is the enum whose values are the fact's dimension keys;
+    ``filter`` the input whose fields are its filter keys; ``slice`` and
+    ``point`` take (value | bucket, metrics); ``entity`` names the node
+    attribute that holds the entity id.
+    """
+
+    fact: Fact
+    metrics: type[MeasureSet]
+    slice: type[Any]
+    point: type[Any]
+    dimension: type[Enum]
+    filter: type[Any]
+    entity: str
+
+
+async def measures(
+    info: Info[Any, Any], kind: FactKind, entity_id: str, range_: TimeRange | None, filter_: Any
+) -> MeasureSet:
+    """The kind's metrics type over range and filter, with the selected measures."""
+    return kind.metrics.of(await metrics(info, kind.fact, entity_id, range_, filter_))
+
+
+async def breakdown(
+    info: Info[Any, Any],
+    kind: FactKind,
+    entity_id: str,
+    by: Enum,
+    range_: TimeRange | None,
+    filter_: Any,
+    limit: int,
+) -> list[Any]:
+    """The kind's slices: one per dimension value, by the fact's rank descending, then value."""
+    groups = await slices(info, kind.fact, entity_id, by.value, range_, filter_, limit)
+    return [kind.slice(value=g.key, metrics=kind.metrics.of(g.values)) for g in groups]
+
+
+async def timeseries(
+    info: Info[Any, Any],
+    kind: FactKind,
+    entity_id: str,
+    granularity: Granularity,
+    range_: TimeRange | None,
+    filter_: Any,
+) -> list[Any]:
+    """The kind's points: one per bucket that has rows, in time order."""
+    groups = await points(info, kind.fact, entity_id, granularity, range_, filter_)
+    return [kind.point(bucket=g.key, metrics=kind.metrics.of(g.values)) for g in groups]
 
 
 def question(

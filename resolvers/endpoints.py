@@ -18,63 +18,16 @@ from resolvers import aggregates
 from resolvers.context import context_of
 from resolvers.errors import bad_input
 from resolvers.pages import Page, catalog_page, find_entity
-from schema.common import ErrorCount, Granularity, TimeRange
+from schema.common import TimeRange
 from schema.endpoint_types import (
     ApiRequestFilter,
     BusinessImpact,
     EndpointConfigInput,
-    EndpointDimension,
-    EndpointMetrics,
-    EndpointPoint,
-    EndpointSlice,
     LatencyBucket,
 )
 
 ENDPOINTS = catalog.Catalog(endpoints, key="name", searchable=("name",))
 IMPACT_MEASURES = frozenset({"requests", "success_count", "unique_users"})
-
-
-async def stats(
-    info: Info[Any, Any], name: str, range_: TimeRange | None, filter_: ApiRequestFilter | None
-) -> EndpointMetrics:
-    """The endpoint's metrics over the range; only the selected measures are computed."""
-    return EndpointMetrics.of(await aggregates.metrics(info, FACT, name, range_, filter_))
-
-
-async def breakdown(
-    info: Info[Any, Any],
-    name: str,
-    by: EndpointDimension,
-    range_: TimeRange | None,
-    filter_: ApiRequestFilter | None,
-    limit: int,
-) -> list[EndpointSlice]:
-    """One slice per dimension value, by requests descending, then value."""
-    groups = await aggregates.slices(info, FACT, name, by.value, range_, filter_, limit)
-    return [EndpointSlice(value=g.key, metrics=EndpointMetrics.of(g.values)) for g in groups]
-
-
-async def timeseries(
-    info: Info[Any, Any],
-    name: str,
-    granularity: Granularity,
-    range_: TimeRange | None,
-    filter_: ApiRequestFilter | None,
-) -> list[EndpointPoint]:
-    """One point per bucket that has requests, in time order."""
-    groups = await aggregates.points(info, FACT, name, granularity, range_, filter_)
-    return [EndpointPoint(bucket=g.key, metrics=EndpointMetrics.of(g.values)) for g in groups]
-
-
-async def errors(
-    info: Info[Any, Any],
-    name: str,
-    range_: TimeRange | None,
-    filter_: ApiRequestFilter | None,
-    limit: int,
-) -> list[ErrorCount]:
-    """Non-empty error reasons, most frequent first; share is over all failed requests."""
-    return await aggregates.top_errors(info, FACT, name, range_, filter_, limit)
 
 
 async def latency_histogram(

@@ -7,6 +7,7 @@ name is the entity), so a list of metrics costs a fixed number of statements.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from strawberry.scalars import JSON
@@ -48,20 +49,24 @@ def _group_keys(group_by: Sequence[str] | None) -> tuple[str, ...]:
     return keys
 
 
+@dataclass(frozen=True)
+class MetricAsk:
+    """The arguments aggregate and series share, as the client gave them."""
+
+    aggregation: Aggregation
+    range: TimeRange | None
+    tags: Any
+    group_by: Sequence[str] | None
+
+
 async def _groups(
-    info: Info[Any, Any],
-    name: str,
-    aggregation: Aggregation,
-    range_: TimeRange | None,
-    tags: Any,
-    group_by: Sequence[str] | None,
-    granularity: Granularity | None = None,
+    info: Info[Any, Any], name: str, ask: MetricAsk, granularity: Granularity | None = None
 ) -> tuple[tuple[str, ...], list[Group]]:
-    keys = _group_keys(group_by)
-    filters = ((TAGS, _tag_filter(tags)),) if tags is not None else ()
-    start, end = time_window(range_, context_of(info).now)
+    keys = _group_keys(ask.group_by)
+    filters = ((TAGS, _tag_filter(ask.tags)),) if ask.tags is not None else ()
+    start, end = time_window(ask.range, context_of(info).now)
     question = AggregateQuery(
-        frozenset({aggregation.value, "count"}),
+        frozenset({ask.aggregation.value, "count"}),
         start,
         end,
         filters,
@@ -88,30 +93,18 @@ def _ranked(
     return sorted(shaped, key=lambda g: (g.value is None, -(g.value or 0.0), g.key))
 
 
-async def aggregate(
-    info: Info[Any, Any],
-    name: str,
-    aggregation: Aggregation,
-    range_: TimeRange | None,
-    tags: Any,
-    group_by: Sequence[str] | None,
-) -> list[MetricGroup]:
+async def aggregate(info: Info[Any, Any], name: str, ask: MetricAsk) -> list[MetricGroup]:
     """One group per combination of groupBy tag values, ordered by value descending."""
-    keys, groups = await _groups(info, name, aggregation, range_, tags, group_by)
-    return _ranked(keys, aggregation, groups)
+    keys, groups = await _groups(info, name, ask)
+    return _ranked(keys, ask.aggregation, groups)
 
 
 async def series(
-    info: Info[Any, Any],
-    name: str,
-    aggregation: Aggregation,
-    granularity: Granularity,
-    range_: TimeRange | None,
-    tags: Any,
-    group_by: Sequence[str] | None,
+    info: Info[Any, Any], name: str, ask: MetricAsk, granularity: Granularity
 ) -> list[MetricPoint]:
     """One point per bucket that has samples, in time order, with its groups."""
-    keys, groups = await _groups(info, name, aggregation, range_, tags, group_by, granularity)
+    keys, groups = await _groups(info, name, ask, granularity)
+    aggregation = ask.aggregation
     buckets: dict[Any, list[Group]] = {}
     for group in groups:
         buckets.setdefault(group.key, []).append(group)

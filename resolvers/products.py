@@ -16,67 +16,17 @@ from resolvers.arguments import bounded, time_window
 from resolvers.context import context_of
 from resolvers.errors import bad_input
 from resolvers.pages import Page, catalog_page, find_entity, rows_page
-from schema.common import ErrorCount, Granularity, TimeRange
+from schema.common import TimeRange
 from schema.product_types import (
     EngagementRow,
     Funnel,
     FunnelStep,
-    ProductDimension,
     ProductEvent,
     ProductEventFilter,
-    ProductMetrics,
-    ProductPoint,
-    ProductSlice,
 )
 
 PRODUCTS = catalog.Catalog(products, key="id", searchable=("id", "name"))
 MAX_FUNNEL_STEPS = 20
-
-
-async def overview(
-    info: Info[Any, Any],
-    product_id: str,
-    range_: TimeRange | None,
-    filter_: ProductEventFilter | None,
-) -> ProductMetrics:
-    """The product's metrics over the range; only the selected measures are computed."""
-    return ProductMetrics.of(await aggregates.metrics(info, FACT, product_id, range_, filter_))
-
-
-async def breakdown(
-    info: Info[Any, Any],
-    product_id: str,
-    by: ProductDimension,
-    range_: TimeRange | None,
-    filter_: ProductEventFilter | None,
-    limit: int,
-) -> list[ProductSlice]:
-    """One slice per dimension value, by totalEvents descending, then value."""
-    groups = await aggregates.slices(info, FACT, product_id, by.value, range_, filter_, limit)
-    return [ProductSlice(value=g.key, metrics=ProductMetrics.of(g.values)) for g in groups]
-
-
-async def timeseries(
-    info: Info[Any, Any],
-    product_id: str,
-    granularity: Granularity,
-    range_: TimeRange | None,
-    filter_: ProductEventFilter | None,
-) -> list[ProductPoint]:
-    """One point per bucket that has events, in time order."""
-    groups = await aggregates.points(info, FACT, product_id, granularity, range_, filter_)
-    return [ProductPoint(bucket=g.key, metrics=ProductMetrics.of(g.values)) for g in groups]
-
-
-async def top_errors(
-    info: Info[Any, Any],
-    product_id: str,
-    range_: TimeRange | None,
-    filter_: ProductEventFilter | None,
-    limit: int,
-) -> list[ErrorCount]:
-    """Non-empty error codes, most frequent first; share is over all error events."""
-    return await aggregates.top_errors(info, FACT, product_id, range_, filter_, limit)
 
 
 async def engagement(

@@ -9,18 +9,12 @@ import strawberry
 from sqlalchemy.engine import RowMapping
 from strawberry.types import Info
 
+from db.facts.api_requests import API_REQUESTS
 from db.ingest.api_requests import API_REQUEST
 from resolvers import endpoints as resolve
+from resolvers.aggregates import FactKind
 from resolvers.ingest import ingest
-from schema.common import (
-    Connection,
-    ErrorCount,
-    Granularity,
-    IngestResult,
-    TimeRange,
-    connection,
-    or_default,
-)
+from schema.common import Connection, IngestResult, TimeRange, connection, or_default
 from schema.endpoint_types import (
     ApiRequestFilter,
     ApiRequestInput,
@@ -32,6 +26,17 @@ from schema.endpoint_types import (
     EndpointPoint,
     EndpointSlice,
     LatencyBucket,
+)
+from schema.fact_fields import breakdown_field, metrics_field, timeseries_field, top_errors_field
+
+ENDPOINT = FactKind(
+    API_REQUESTS,
+    metrics=EndpointMetrics,
+    slice=EndpointSlice,
+    point=EndpointPoint,
+    dimension=EndpointDimension,
+    filter=ApiRequestFilter,
+    entity="name",
 )
 
 
@@ -59,48 +64,14 @@ class Endpoint:
             revenue_critical=self.row["revenue_critical"],
         )
 
-    @strawberry.field
-    async def stats(
-        self,
-        info: Info[Any, Any],
-        range: TimeRange | None = None,
-        filter: ApiRequestFilter | None = None,
-    ) -> EndpointMetrics:
-        return await resolve.stats(info, self.name, range, filter)
-
-    @strawberry.field(
-        description="non-empty error reasons of failed requests, most frequent first, "
-        "ties by reason; share is over all failed requests"
+    stats = metrics_field(ENDPOINT)
+    errors = top_errors_field(
+        ENDPOINT,
+        "non-empty error reasons of failed requests, most frequent first, "
+        "ties by reason; share is over all failed requests",
     )
-    async def errors(
-        self,
-        info: Info[Any, Any],
-        range: TimeRange | None = None,
-        filter: ApiRequestFilter | None = None,
-        limit: int | None = 10,
-    ) -> list[ErrorCount]:
-        return await resolve.errors(info, self.name, range, filter, or_default(limit, 10))
-
-    @strawberry.field(description="ordered by requests descending, then value")
-    async def breakdown(
-        self,
-        info: Info[Any, Any],
-        by: EndpointDimension,
-        range: TimeRange | None = None,
-        filter: ApiRequestFilter | None = None,
-        limit: int | None = 50,
-    ) -> list[EndpointSlice]:
-        return await resolve.breakdown(info, self.name, by, range, filter, or_default(limit, 50))
-
-    @strawberry.field(description="one point per bucket that has requests, in time order")
-    async def timeseries(
-        self,
-        info: Info[Any, Any],
-        granularity: Granularity,
-        range: TimeRange | None = None,
-        filter: ApiRequestFilter | None = None,
-    ) -> list[EndpointPoint]:
-        return await resolve.timeseries(info, self.name, granularity, range, filter)
+    breakdown = breakdown_field(ENDPOINT, "ordered by requests descending, then value")
+    timeseries = timeseries_field(ENDPOINT, "one point per bucket that has requests, in time order")
 
     @strawberry.field(
         description="requests by latency band [k*bucketMs, (k+1)*bucketMs), bands with "

@@ -49,7 +49,8 @@ class Metric:
         tags: JSON | None = None,
         group_by: list[str] | None = None,
     ) -> list[MetricGroup]:
-        return await resolve.aggregate(info, self.name, aggregation, range, tags, group_by)
+        ask = resolve.MetricAsk(aggregation, range, tags, group_by)
+        return await resolve.aggregate(info, self.name, ask)
 
     @strawberry.field(description="buckets that have samples, in time order")
     async def series(
@@ -61,9 +62,8 @@ class Metric:
         tags: JSON | None = None,
         group_by: list[str] | None = None,
     ) -> list[MetricPoint]:
-        return await resolve.series(
-            info, self.name, aggregation, granularity, range, tags, group_by
-        )
+        ask = resolve.MetricAsk(aggregation, range, tags, group_by)
+        return await resolve.series(info, self.name, ask, granularity)
 
 
 @strawberry.type

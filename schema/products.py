@@ -9,18 +9,13 @@ import strawberry
 from sqlalchemy.engine import RowMapping
 from strawberry.types import Info
 
+from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest.product_events import PRODUCT_EVENT
 from resolvers import products as resolve
+from resolvers.aggregates import FactKind
 from resolvers.ingest import ingest
-from schema.common import (
-    Connection,
-    ErrorCount,
-    Granularity,
-    IngestResult,
-    TimeRange,
-    connection,
-    or_default,
-)
+from schema.common import Connection, IngestResult, TimeRange, connection, or_default
+from schema.fact_fields import breakdown_field, metrics_field, timeseries_field, top_errors_field
 from schema.product_types import (
     EngagementRow,
     Funnel,
@@ -37,6 +32,17 @@ from schema.product_types import (
 @strawberry.type
 class ProductEventConnection(Connection[ProductEvent]):
     pass
+
+
+PRODUCT = FactKind(
+    PRODUCT_EVENTS,
+    metrics=ProductMetrics,
+    slice=ProductSlice,
+    point=ProductPoint,
+    dimension=ProductDimension,
+    filter=ProductEventFilter,
+    entity="id",
+)
 
 
 @strawberry.type
@@ -58,50 +64,16 @@ class Product:
             last_seen=row["last_seen"],
         )
 
-    @strawberry.field
-    async def overview(
-        self,
-        info: Info[Any, Any],
-        range: TimeRange | None = None,
-        filter: ProductEventFilter | None = None,
-    ) -> ProductMetrics:
-        return await resolve.overview(info, self.id, range, filter)
-
-    @strawberry.field(
-        description="non-empty error codes of error events, most frequent first, "
-        "ties by code; share is over all error events, with or without a code"
+    overview = metrics_field(PRODUCT)
+    top_errors = top_errors_field(
+        PRODUCT,
+        "non-empty error codes of error events, most frequent first, "
+        "ties by code; share is over all error events, with or without a code",
     )
-    async def top_errors(
-        self,
-        info: Info[Any, Any],
-        range: TimeRange | None = None,
-        filter: ProductEventFilter | None = None,
-        limit: int | None = 10,
-    ) -> list[ErrorCount]:
-        return await resolve.top_errors(info, self.id, range, filter, or_default(limit, 10))
-
-    @strawberry.field(
-        description="one slice per value, ordered by totalEvents descending, then value"
+    breakdown = breakdown_field(
+        PRODUCT, "one slice per value, ordered by totalEvents descending, then value"
     )
-    async def breakdown(
-        self,
-        info: Info[Any, Any],
-        by: ProductDimension,
-        range: TimeRange | None = None,
-        filter: ProductEventFilter | None = None,
-        limit: int | None = 50,
-    ) -> list[ProductSlice]:
-        return await resolve.breakdown(info, self.id, by, range, filter, or_default(limit, 50))
-
-    @strawberry.field(description="one point per bucket that has events, in time order")
-    async def timeseries(
-        self,
-        info: Info[Any, Any],
-        granularity: Granularity,
-        range: TimeRange | None = None,
-        filter: ProductEventFilter | None = None,
-    ) -> list[ProductPoint]:
-        return await resolve.timeseries(info, self.id, granularity, range, filter)
+    timeseries = timeseries_field(PRODUCT, "one point per bucket that has events, in time order")
 
     @strawberry.field(
         description="one row per event type, ordered by events descending, then eventType"
