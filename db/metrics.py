@@ -93,3 +93,9 @@ async def tag_keys(
     for name, tag in (await conn.execute(statement)).all():
         found[name].append(tag)
     return found
+
+
+async def count_from_source(conn: AsyncConnection, source: str) -> int:
+    """How many samples a source has sent (the demo asks before sending again)."""
+    statement = select(func.count()).where(t.c.source == source)
+    return int((await conn.execute(statement)).scalar_one())

@@ -8,12 +8,12 @@ from typing import Any
 
 from db.engine import Database
 from db.ingest.batch import IngestKind, IngestOutcome, RowContext, ingest_batch
-from gateway.demo import endpoints, models, products
+from gateway.demo import dashboard, endpoints, metrics, models, products
 from gateway.settings import Settings
 
 CHUNK_ROWS = 5_000
 DemoSet = Callable[[Database, datetime], Awaitable[str]]
-DEMO_SETS: list[DemoSet] = [products.load, models.load, endpoints.load]
+DEMO_SETS: list[DemoSet] = [products.load, models.load, endpoints.load, metrics.load]
 
 
 async def ingest_all(
@@ -40,6 +40,7 @@ async def load_demo(url: str, settings: Settings) -> list[str]:
     db = Database(url, pool_size=2)
     now = datetime.now(UTC).replace(microsecond=0)
     try:
-        return [await load(db, now) for load in DEMO_SETS]
+        lines = [await load(db, now) for load in DEMO_SETS]
+        return [*lines, await dashboard.save(db, settings)]
     finally:
         await db.dispose()
