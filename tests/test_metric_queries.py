@@ -206,3 +206,14 @@ async def test_bad_tag_filter_and_group_keys_are_refused(gql: Any, now: datetime
     assert "tags.a must be a string or a number" in errors[0].message
     errors = await gql.errors(AGGREGATE, {"name": NAME, "agg": "SUM", "by": ["a", "a"]})
     assert "distinct" in errors[0].message
+
+
+async def test_tags_written_inline_filter_like_variables(gql: Any, now: datetime) -> None:
+    rows = _samples(now)
+    await _record(gql, rows, now)
+    inline = f"""{{ metric(name: "{NAME}") {{ aggregate(aggregation: COUNT,
+      range: {{from: "{iso(now - timedelta(hours=4))}", to: "{iso(now + timedelta(minutes=1))}"}},
+      tags: {{method: "POST"}}, groupBy: ["route"]) {{ key tags value count }} }} }}"""
+    kept = [r for r in rows if r["tags"]["method"] == "POST"]
+    data = await gql(inline, now=now)
+    assert data["metric"]["aggregate"] == _expected_groups(kept, ("route",), "COUNT")
