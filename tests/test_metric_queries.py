@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from resolvers.access import READ, Principal
+from resolvers.context import GatewayContext
+from schema.root import schema
 from tests.factories import RECORD_METRICS, iso, metric_sample, percentile_cont
 
 NAME = "checkout.latency"
@@ -25,7 +28,7 @@ def _samples(now: datetime, count: int = 60, seed: int = 3) -> list[dict[str, An
         tags: dict[str, Any] = {"method": rng.choice(METHODS), "status": rng.choice((200, 500))}
         if i % 7:
             tags["route"] = rng.choice(ROUTES)
-        at = now - timedelta(minutes=rng.randrange(0, 180))
+        at = now - timedelta(minutes=rng.randrange(1, 180))
         rows.append(
             metric_sample(
                 name=NAME, value=round(rng.uniform(1, 900), 2), tags=tags, timestamp=iso(at)
@@ -198,6 +201,26 @@ async def test_metrics_with_aggregates_cost_a_fixed_number_of_statements(
         f"m{i}": i for i in range(12)
     }
     assert len(statements.statements) == 4
+
+
+async def test_a_confined_token_sees_only_the_metrics_it_names(
+    db: Any, settings: Any, gql: Any, now: datetime
+) -> None:
+    at = iso(now - timedelta(minutes=1))
+    rows = [metric_sample(name=name, value=1, timestamp=at) for name in ("a.m", "b.m", "c.m")]
+    await _record(gql, rows, now)
+    confined = Principal("t", frozenset({READ}), resource_ids=frozenset({"b.m", "zzz"}))
+    context = GatewayContext(db, settings, now=now, principal=confined)
+    query = """{ metrics { nodes { name } totalCount }
+      visible: metric(name: "b.m") { name aggregate(aggregation: SUM) { value } }
+      hidden: metric(name: "a.m") { name } }"""
+    result = await schema.execute(query, context_value={"gateway": context})
+    assert result.errors is None, result.errors
+    assert result.data == {
+        "metrics": {"nodes": [{"name": "b.m"}], "totalCount": 1},
+        "visible": {"name": "b.m", "aggregate": [{"value": 1.0}]},
+        "hidden": None,
+    }
 
 
 async def test_bad_tag_filter_and_group_keys_are_refused(gql: Any, now: datetime) -> None:
