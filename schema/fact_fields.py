@@ -11,6 +11,7 @@ these fields; it writes no wrappers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import GenericAlias
 from typing import Any
 
 import strawberry
@@ -76,7 +77,7 @@ def breakdown_field(kind: FactKind, description: str | None = None) -> Any:
         return await aggregates.breakdown(info, kind, entity_id, by, range, filter, limit)
 
     arguments = {"by": kind.dimension, "limit": int | None}
-    return _field(kind, resolve, arguments, list[kind.slice], description)  # type: ignore[name-defined]
+    return _field(kind, resolve, arguments, GenericAlias(list, (kind.slice,)), description)
 
 
 def timeseries_field(kind: FactKind, description: str | None = None) -> Any:
@@ -89,4 +90,4 @@ def timeseries_field(kind: FactKind, description: str | None = None) -> Any:
         return await aggregates.timeseries(info, kind, entity_id, granularity, range, filter)
 
     arguments = {"granularity": Granularity}
-    return _field(kind, resolve, arguments, list[kind.point], description)  # type: ignore[name-defined]
+    return _field(kind, resolve, arguments, GenericAlias(list, (kind.point,)), description)
