@@ -196,3 +196,14 @@ async def test_ten_widgets_over_the_same_products_cost_the_sql_of_one(
     assert all(w["data"] == data[0]["data"] for w in data)
     # One statement reads the dashboard; the widgets share every other statement.
     assert len(statements.statements) == one_widget + 1
+
+
+async def test_widget_data_runs_over_http_like_a_direct_query(client: Any) -> None:
+    query = "{ stats { productEvents metricSamples } }"
+    given = dashboard(widget("stats", query), isPublic=True)
+    created = await client.post("/graphql", json={"query": CREATE, "variables": {"input": given}})
+    board = created.json()["data"]["createDashboard"]["id"]
+    read = await client.post("/graphql", json={"query": DATA, "variables": {"id": board}})
+    direct = await client.post("/graphql", json={"query": query})
+    [shown] = read.json()["data"]["dashboard"]["widgets"]
+    assert shown == {"title": "stats", "data": direct.json()["data"]}

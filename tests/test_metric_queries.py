@@ -181,6 +181,8 @@ async def test_metrics_list_pages_by_name_with_type_unit_and_tag_keys(
     rest = (await gql(query, {"after": first["pageInfo"]["endCursor"]}, now=now))["metrics"]
     assert [n["name"] for n in rest["nodes"]] == ["c.timer"]
     assert rest["pageInfo"]["hasNextPage"] is False
+    found = await gql('{ metrics(search: "GAU") { nodes { name } totalCount } }', now=now)
+    assert found["metrics"] == {"nodes": [{"name": "b.gauge"}], "totalCount": 1}
 
 
 async def test_metrics_with_aggregates_cost_a_fixed_number_of_statements(
