@@ -9,12 +9,13 @@ from strawberry.tools import merge_types
 from resolvers.errors import is_unexpected
 from schema.admin import AdminQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
+from schema.insights import InsightQuery
 from schema.metrics import MetricMutation
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
 from schema.validation import ValidationErrorCodes
 
-Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery))
+Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery, InsightQuery))
 Mutation = merge_types(
     "Mutation", (ProductMutation, MetricMutation, ModelMutation, EndpointMutation)
 )
