@@ -116,7 +116,7 @@ def ask(
     if not (math.isfinite(change) and change >= 0):
         raise bad_input(f"minChange must be a finite number >= 0, got {change}", "minChange")
     rows = bounded(100 if min_rows is None else min_rows, 0, 2**31 - 1, "minRows")
-    return Ask(current, before or time_window(baseline, now), change, rows)
+    return Ask(current, before or time_window(baseline, now, "baseline"), change, rows)
 
 
 async def entity_insights(

@@ -366,6 +366,27 @@ message recommendation
 """
 
 
+def request_block(now, age, count, errors=0, reasons=("TIMEOUT",), latency=None, **fields):
+    """count requests `age` before now, the first `errors` failed. Devices, documents,
+    methods and failure codes are spread evenly (i % 4) among failures and among
+    successes, so only the fields given here tell slices apart."""
+    rows = []
+    for i in range(count):
+        failed = i < errors
+        k = i if failed else i - errors
+        row = api_request(
+            now - age - timedelta(seconds=i),
+            statusCode=(500, 502, 503, 504)[k % 4] if failed else 200,
+            errorReason=reasons[i % len(reasons)] if failed else None,
+            deviceType=("desktop", "mobile", "tablet", "tv")[k % 4],
+            documentType=("invoice", "receipt", "contract", "report")[k % 4],
+            method=("GET", "POST", "PUT", "DELETE")[k % 4],
+            latencyMs=50.0 if latency is None else latency(i),
+        )
+        rows.append(row | fields)
+    return rows
+
+
 def slice_value(row: dict[str, Any], field: str) -> str:
     """A row's value of a dimension as breakdowns show it ("" for null, decimal numbers)."""
     value = row.get(field, "GET" if field == "method" else None)

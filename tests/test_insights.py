@@ -12,7 +12,6 @@ from tests.factories import (
     ENDPOINT_DIMENSIONS,
     INSIGHT_FIELDS,
     PRODUCT_DIMENSIONS,
-    api_request,
     endpoint_query,
     error_rate_of,
     expected_causes,
@@ -21,35 +20,13 @@ from tests.factories import (
     percentile_cont,
     product_event,
     product_query,
+    request_block,
     succeeded,
 )
 
 NOW_AGE = timedelta(hours=2)  # inside the default current window, the last 24 hours
 THEN_AGE = timedelta(days=3)  # inside the default baseline, the 7 days before it
 ENDPOINT_INSIGHTS = endpoint_query(f"insights {{ {INSIGHT_FIELDS} }}")
-
-
-def requests(now, age, count, errors=0, reasons=("TIMEOUT",), latency=None, **fields):
-    """count requests `age` before now, the first `errors` failed. Devices, documents,
-    methods and failure codes are spread evenly (i % 4) among failures and among
-    successes, so only the fields given here tell slices apart."""
-    rows = []
-    for i in range(count):
-        failed = i < errors
-        k = i if failed else i - errors
-        rows.append(
-            api_request(
-                now - age - timedelta(seconds=i),
-                statusCode=(500, 502, 503, 504)[k % 4] if failed else 200,
-                errorReason=reasons[i % len(reasons)] if failed else None,
-                deviceType=("desktop", "mobile", "tablet", "tv")[k % 4],
-                documentType=("invoice", "receipt", "contract", "report")[k % 4],
-                method=("GET", "POST", "PUT", "DELETE")[k % 4],
-                latencyMs=50.0 if latency is None else latency(i),
-                **fields,
-            )
-        )
-    return rows
 
 
 def failed(row: dict[str, Any]) -> bool:
@@ -67,10 +44,10 @@ def approx_causes(causes):
 
 
 async def test_error_rate_causes_are_the_additive_slices_of_the_rise(gql, now):
-    now_rows = requests(
+    now_rows = request_block(
         now, NOW_AGE, 100, 32, ("CARD_DECLINED", "CARD_DECLINED", "TIMEOUT"), region="ap-south"
-    ) + requests(now, NOW_AGE, 100, 16, region="us-east")
-    then_rows = requests(now, THEN_AGE, 100, 4, region="ap-south") + requests(
+    ) + request_block(now, NOW_AGE, 100, 16, region="us-east")
+    then_rows = request_block(now, THEN_AGE, 100, 4, region="ap-south") + request_block(
         now, THEN_AGE, 100, 4, region="us-east"
     )
     await ingest_api_requests(gql, now_rows + then_rows, now)
@@ -119,13 +96,13 @@ async def test_latency_causes_weigh_each_slice_by_its_share(gql, now):
         return (60.0 + i) * (8 if i % 10 < 3 else 1)
 
     now_rows = (
-        requests(now, NOW_AGE, 140, latency=lambda i: 50.0 + i, region="us-east")
-        + requests(now, NOW_AGE, 40, latency=slow_tail, region="ap-south")
-        + requests(now, NOW_AGE, 20, latency=lambda i: 150.0 + 10 * i, region="sa-east")
+        request_block(now, NOW_AGE, 140, latency=lambda i: 50.0 + i, region="us-east")
+        + request_block(now, NOW_AGE, 40, latency=slow_tail, region="ap-south")
+        + request_block(now, NOW_AGE, 20, latency=lambda i: 150.0 + 10 * i, region="sa-east")
     )
-    then_rows = requests(
+    then_rows = request_block(
         now, THEN_AGE, 140, latency=lambda i: 50.0 + i, region="us-east"
-    ) + requests(now, THEN_AGE, 60, latency=lambda i: 60.0 + i, region="ap-south")
+    ) + request_block(now, THEN_AGE, 60, latency=lambda i: 60.0 + i, region="ap-south")
     await ingest_api_requests(gql, now_rows + then_rows, now)
 
     [insight] = (await gql(ENDPOINT_INSIGHTS, {"name": "/api/orders"}, now=now))["endpoint"][
