@@ -103,8 +103,8 @@ def recommendation(finding: Finding, target: str, top_reason: str | None) -> str
         where = f"in {slice_name(cause)}" if cause else "recently"
         return f"Nothing to fix: note what changed {where} so the gain holds."
     if cause is None:
-        reason = f" (the most common failure now is {top_reason})" if finding.is_rate else ""
-        reason = reason if top_reason else ""
+        named = finding.is_rate and top_reason
+        reason = f" (the most common failure now is {top_reason})" if named else ""
         return f"No single slice explains it: look at a recent deploy{reason}."
     check = CHECKS[target][cause.dimension].format(v=cause.value or "(none)")
     if target == "PRODUCT":
