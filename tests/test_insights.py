@@ -181,21 +181,34 @@ async def test_product_insight_names_the_device_to_test_first(gql, now):
 WORDS = endpoint_query("insights { direction severity message recommendation }")
 
 
+def rate_words(direction, severity, now_rows, then_rows, where, recommendation):
+    """The expected words of an errorRate insight over the rows."""
+    current, baseline = error_rate_of(now_rows, failed), error_rate_of(then_rows, failed)
+    verb = "rose" if direction == "REGRESSION" else "fell"
+    return {
+        "direction": direction,
+        "severity": severity,
+        "message": f"Error rate {verb} from {baseline * 100:.1f}% to {current * 100:.1f}% "
+        f"({(current / baseline - 1) * 100:+.0f}%); {where}.",
+        "recommendation": recommendation,
+    }
+
+
 async def test_an_even_rise_names_no_slice_and_points_at_a_deploy(gql, now):
     regions = ("ap-south", "eu-west", "sa-east", "us-east")
     now_rows = [r for g in regions for r in request_block(now, NOW_AGE, 50, 12, region=g)]
     then_rows = [r for g in regions for r in request_block(now, THEN_AGE, 50, 4, region=g)]
     await ingest_api_requests(gql, now_rows + then_rows, now)
-    current, baseline = error_rate_of(now_rows, failed), error_rate_of(then_rows, failed)
     [insight] = (await gql(WORDS, {"name": "/api/orders"}, now=now))["endpoint"]["insights"]
-    assert insight == {
-        "direction": "REGRESSION",
-        "severity": "CRITICAL",
-        "message": f"Error rate rose from {baseline * 100:.1f}% to {current * 100:.1f}% "
-        f"({(current / baseline - 1) * 100:+.0f}%); no single slice explains it.",
-        "recommendation": "No single slice explains it: look at a recent deploy "
+    assert insight == rate_words(
+        "REGRESSION",
+        "CRITICAL",
+        now_rows,
+        then_rows,
+        "no single slice explains it",
+        "No single slice explains it: look at a recent deploy "
         "(the most common failure now is TIMEOUT).",
-    }
+    )
 
 
 async def test_an_improvement_is_info_and_names_what_to_keep(gql, now):
@@ -206,13 +219,13 @@ async def test_an_improvement_is_info_and_names_what_to_keep(gql, now):
         now, THEN_AGE, 100, 2, region="us-east"
     )
     await ingest_api_requests(gql, now_rows + then_rows, now)
-    current, baseline = error_rate_of(now_rows, failed), error_rate_of(then_rows, failed)
-    # ap-south: (2/200 - 30/200) / (current - baseline) = 1
     [insight] = (await gql(WORDS, {"name": "/api/orders"}, now=now))["endpoint"]["insights"]
-    assert insight == {
-        "direction": "IMPROVEMENT",
-        "severity": "INFO",
-        "message": f"Error rate fell from {baseline * 100:.1f}% to {current * 100:.1f}% "
-        f"({(current / baseline - 1) * 100:+.0f}%); REGION ap-south explains 100% of the fall.",
-        "recommendation": "Nothing to fix: note what changed in REGION ap-south so the gain holds.",
-    }
+    # ap-south: (2/200 - 30/200) / (current - baseline) = 1
+    assert insight == rate_words(
+        "IMPROVEMENT",
+        "INFO",
+        now_rows,
+        then_rows,
+        "REGION ap-south explains 100% of the fall",
+        "Nothing to fix: note what changed in REGION ap-south so the gain holds.",
+    )
