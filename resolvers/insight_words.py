@@ -85,9 +85,9 @@ def message(finding: Finding, rows_noun: str) -> str:
 
 
 def _moved(finding: Finding, cause: Cause) -> str:
-    if cause.current is None:
-        then = "" if cause.baseline is None else f", after {amount(finding, cause.baseline)}"
-        return f"has no values now{then}"
+    # Only a rate's improvement can be explained by a slice with no rows now, and no
+    # template describes an improvement with this phrase.
+    assert cause.current is not None
     if cause.baseline is None:
         return f"is new, at {amount(finding, cause.current)}"
     return f"went from {amount(finding, cause.baseline)} to {amount(finding, cause.current)}"
@@ -107,10 +107,12 @@ def recommendation(finding: Finding, target: str, top_reason: str | None) -> str
         reason = f" (the most common failure now is {top_reason})" if named else ""
         return f"No single slice explains it: look at a recent deploy{reason}."
     check = CHECKS[target][cause.dimension].format(v=cause.value or "(none)")
+    label = LABELS[finding.measure].lower()
     if target == "PRODUCT":
-        return f"{check}: {slice_name(cause)} {_moved(finding, cause)}."
+        return f"{check}: the {label} of {slice_name(cause)} {_moved(finding, cause)}."
     if not finding.is_rate:
-        return f"Profile {slice_name(cause)} first ({_moved(finding, cause)}): check {check}."
+        moved = f"its {label} {_moved(finding, cause)}"
+        return f"Profile {slice_name(cause)} first ({moved}): check {check}."
     if cause.top_reason is None:
         return f"Failures in {slice_name(cause)} carry no error reason: check {check}."
     return f"{cause.top_reason} is the most common failure in {slice_name(cause)}: check {check}."

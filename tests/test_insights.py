@@ -131,7 +131,7 @@ async def test_latency_causes_weigh_each_slice_by_its_share(gql, now):
         "message": f"p95 latency rose from {ms(baseline)} to {ms(current)} "
         f"({change * 100:+.0f}%); REGION ap-south ({top['share'] * 100:.0f}% of requests) "
         f"{moved}.",
-        "recommendation": f"Profile REGION ap-south first ({moved}): "
+        "recommendation": f"Profile REGION ap-south first (its p95 latency {moved}): "
         "check the routing and upstream providers that serve ap-south.",
     }
 
@@ -175,7 +175,7 @@ async def test_product_insight_names_the_device_to_test_first(gql, now):
         f"p95 page load time rose from {ms(baseline)} to {ms(current)} ({change * 100:+.0f}%); "
         f"DEVICE_TYPE mobile (40% of events) {moved.removeprefix('DEVICE_TYPE mobile ')}."
     )
-    assert insight["recommendation"] == f"Test on mobile first: {moved}."
+    assert insight["recommendation"] == f"Test on mobile first: the p95 page load time of {moved}."
 
 
 WORDS = endpoint_query("insights { direction severity message recommendation }")
