@@ -100,7 +100,9 @@ async def test_unchanged_entities_skip_the_breakdowns(gql, now, statements):
 
 async def test_query_insights_lists_only_entities_the_caller_may_see(db, gql, settings, now):
     await load_entities(gql, db, now, 3)
-    principal = Principal("token-1", frozenset({READ}), frozenset({"p001", "/api/e002"}))
+    principal = Principal(
+        token_id="token-1", scopes=frozenset({READ}), resource_ids=frozenset({"p001", "/api/e002"})
+    )
     context = GatewayContext(db, settings, now=now, principal=principal)
     result = await schema.execute(
         "{ insights(first: 100) { target targetId } }", context_value={"gateway": context}
