@@ -63,3 +63,10 @@ async def by_keys(
     key = catalog.table.c[catalog.key]
     rows = await conn.execute(select(catalog.table).where(key.in_(list(keys))))
     return {row[catalog.key]: row for row in rows.mappings()}
+
+
+async def keys(conn: AsyncConnection, catalog: Catalog) -> list[str]:
+    """Every entity's key, in key order."""
+    key = catalog.table.c[catalog.key]
+    rows = await conn.execute(select(key).order_by(key.collate(CODE_POINT)))
+    return list(rows.scalars())

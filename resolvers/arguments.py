@@ -27,13 +27,16 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def time_window(range_: TimeRange | None, now: datetime) -> tuple[datetime, datetime]:
+def time_window(
+    range_: TimeRange | None, now: datetime, argument: str = "range"
+) -> tuple[datetime, datetime]:
     """[from, to) with the contract's defaults: to = now, from = to - 24 h."""
     end = utc(range_.to) if range_ and range_.to else now
     start = utc(range_.from_) if range_ and range_.from_ else end - DEFAULT_SPAN
     if start > end:
         raise bad_input(
-            f"range.from is after range.to ({start.isoformat()} > {end.isoformat()})", "range"
+            f"{argument}.from is after {argument}.to ({start.isoformat()} > {end.isoformat()})",
+            argument,
         )
     return start, end
 

@@ -10,13 +10,23 @@ from resolvers.errors import is_unexpected
 from schema.admin import AdminQuery
 from schema.dashboards import DashboardMutation, DashboardQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
+from schema.insights import InsightQuery
 from schema.metrics import MetricMutation, MetricQuery
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
 from schema.validation import ValidationErrorCodes
 
 Query = merge_types(
-    "Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery, MetricQuery, DashboardQuery)
+    "Query",
+    (
+        ProductQuery,
+        AdminQuery,
+        ModelQuery,
+        EndpointQuery,
+        MetricQuery,
+        DashboardQuery,
+        InsightQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

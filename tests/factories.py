@@ -342,3 +342,106 @@ mutation($input: EndpointConfigInput!) {
   }
 }
 """
+
+
+# ------------------------------------------------------------------ insights
+
+ENDPOINT_DIMENSIONS = {
+    "REGION": "region",
+    "DEVICE_TYPE": "deviceType",
+    "DOCUMENT_TYPE": "documentType",
+    "STATUS_CODE": "statusCode",
+    "METHOD": "method",
+}
+PRODUCT_DIMENSIONS = {
+    "COUNTRY": "country",
+    "DEVICE_TYPE": "deviceType",
+    "EVENT_TYPE": "eventType",
+    "SOURCE": "source",
+}
+INSIGHT_FIELDS = """
+target targetId measure direction severity current baseline change
+causes { dimension value current baseline share contribution }
+message recommendation
+"""
+
+
+def request_block(now, age, count, errors=0, reasons=("TIMEOUT",), latency=None, **fields):
+    """count requests `age` before now, the first `errors` failed. Devices, documents,
+    methods and failure codes are spread evenly (i % 4) among failures and among
+    successes, so only the fields given here tell slices apart."""
+    rows = []
+    for i in range(count):
+        failed = i < errors
+        k = i if failed else i - errors
+        row = api_request(
+            now - age - timedelta(seconds=i),
+            statusCode=(500, 502, 503, 504)[k % 4] if failed else 200,
+            errorReason=reasons[i % len(reasons)] if failed else None,
+            deviceType=("desktop", "mobile", "tablet", "tv")[k % 4],
+            documentType=("invoice", "receipt", "contract", "report")[k % 4],
+            method=("GET", "POST", "PUT", "DELETE")[k % 4],
+            latencyMs=50.0 if latency is None else latency(i),
+        )
+        rows.append(row | fields)
+    return rows
+
+
+def slice_value(row: dict[str, Any], field: str) -> str:
+    """A row's value of a dimension as breakdowns show it ("" for null, decimal numbers)."""
+    value = row.get(field, "GET" if field == "method" else None)
+    return "" if value is None else str(value)
+
+
+def error_rate_of(rows: list[dict[str, Any]], failed: Any) -> float | None:
+    """errors / rows of input rows, None without rows."""
+    return sum(1 for r in rows if failed(r)) / len(rows) if rows else None
+
+
+def expected_causes(
+    now: list[dict[str, Any]],
+    then: list[dict[str, Any]],
+    dimensions: dict[str, str],
+    level: Any,
+    failed: Any = None,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Every InsightCause with contribution > 0 in the contract's order, and each
+    dimension's summed contribution over all its slices.
+
+    level(rows) is the measure over rows (None when it has no value); failed(row),
+    given for errorRate, makes contributions the additive error-count formula.
+    """
+    current, baseline = level(now), level(then)
+    delta = current - baseline
+    causes, sums = [], {}
+    for dimension, field in dimensions.items():
+        values = sorted({slice_value(r, field) for r in now + then})
+        sums[dimension] = 0.0
+        for value in values:
+            s_now = [r for r in now if slice_value(r, field) == value]
+            s_then = [r for r in then if slice_value(r, field) == value]
+            share = len(s_now) / len(now)
+            slice_now, slice_then = level(s_now), level(s_then)
+            if failed is not None:
+                errors_now = sum(1 for r in s_now if failed(r))
+                errors_then = sum(1 for r in s_then if failed(r))
+                contribution = (errors_now / len(now) - errors_then / len(then)) / delta
+            elif slice_now is None:
+                contribution = 0.0
+            else:
+                reference = baseline if slice_then is None else slice_then
+                contribution = share * (slice_now - reference) / delta
+            sums[dimension] += contribution
+            if contribution > 1e-12:
+                causes.append(
+                    {
+                        "dimension": dimension,
+                        "value": value,
+                        "current": slice_now,
+                        "baseline": slice_then,
+                        "share": share,
+                        "contribution": contribution,
+                    }
+                )
+    causes.sort(key=lambda c: (-round(c["contribution"], 9), c["dimension"], c["value"]))
+    return causes, sums

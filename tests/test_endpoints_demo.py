@@ -9,10 +9,10 @@ from gateway.demo import endpoints as demo
 from tests.factories import iso
 
 STORY = """
-query($range: TimeRange) { endpoints { nodes {
+query($range: TimeRange, $lastDay: TimeRange) { endpoints { nodes {
   name
   stats(range: $range) { requests }
-  breakdown(by: REGION, range: $range) { value metrics { p95LatencyMs } }
+  breakdown(by: REGION, range: $lastDay) { value metrics { p95LatencyMs } }
   errors(range: $range, limit: 1) { error share }
   businessImpact(range: $range) { revenueAttribution infrastructureCost score }
 } } }
@@ -23,9 +23,9 @@ async def test_demo_endpoints_show_a_slow_region_and_a_dominant_error(db, gql, n
     summary = await demo.load(db, now)
     assert f"{len(demo.ENDPOINTS) * demo.REQUESTS_PER_ENDPOINT} stored" in summary
     since = {"from": iso(now - timedelta(days=demo.DAYS + 1))}
-    nodes = {
-        n["name"]: n for n in (await gql(STORY, {"range": since}, now=now))["endpoints"]["nodes"]
-    }
+    last_day = {"from": iso(now - demo.INCIDENT)}
+    variables = {"range": since, "lastDay": last_day}
+    nodes = {n["name"]: n for n in (await gql(STORY, variables, now=now))["endpoints"]["nodes"]}
     assert set(nodes) == set(demo.ENDPOINTS)
     search = {s["value"]: s["metrics"]["p95LatencyMs"] for s in nodes["/api/search"]["breakdown"]}
     slow = search.pop(demo.SLOW_REGION)

@@ -1,8 +1,10 @@
-"""Demo API request logs: a few endpoints over four days, with two stories.
+"""Demo API request logs: a few endpoints over eight days, with two stories.
 
-/api/search is slow from one region (ap-south), and /api/payments fails
-mostly for one reason (CARD_DECLINED); every endpoint is configured, so
-businessImpact shows numbers.
+The first seven days are calm; in the last 24 hours (the default window of
+insights, whose default baseline is the week before) two things break in
+ap-south: a third of /api/search requests there take eight times as long, and
+/api/payments starts declining cards (CARD_DECLINED, always its most common
+failure). Every endpoint is configured, so businessImpact shows numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from db.ingest.api_requests import API_REQUEST
 
 # name -> (avgOrderValue, costPerRequest, revenueCritical, error rate, median latency ms)
 ENDPOINTS = {
-    "/api/payments": (42.0, 0.004, True, 0.08, 180.0),
+    "/api/payments": (42.0, 0.004, True, 0.02, 180.0),
     "/api/search": (3.5, 0.0008, False, 0.01, 90.0),
     "/api/users": (0.0, 0.0005, False, 0.015, 45.0),
     "/api/documents": (1.2, 0.002, False, 0.02, 120.0),
@@ -31,8 +33,12 @@ FAILURES += [(404, "NOT_FOUND", 20)]
 PAYMENT_FAILURES = [(402, "CARD_DECLINED", 75), (500, "INTERNAL_ERROR", 15)]
 PAYMENT_FAILURES += [(503, "UPSTREAM_TIMEOUT", 10)]
 SLOW_REGION, SLOW_ENDPOINT = "ap-south", "/api/search"
-DAYS = 4
-REQUESTS_PER_ENDPOINT = 6_000
+DECLINING_REGION, DECLINING_ENDPOINT = "ap-south", "/api/payments"
+INCIDENT = timedelta(hours=24)  # both stories happen in the last day only
+SLOW_SHARE, SLOWDOWN = 0.35, 8.0  # of SLOW_ENDPOINT's requests from SLOW_REGION
+DECLINE_RATE = 0.4  # extra CARD_DECLINED failures of DECLINING_ENDPOINT in DECLINING_REGION
+DAYS = 8
+REQUESTS_PER_ENDPOINT = 8_000
 
 
 def _pick(rng: random.Random, weighted: list[tuple[Any, ...]]) -> Any:
@@ -42,17 +48,22 @@ def _pick(rng: random.Random, weighted: list[tuple[Any, ...]]) -> Any:
 def _request(rng: random.Random, day: str, name: str, n: int, now: datetime) -> dict[str, Any]:
     _, _, _, error_rate, median = ENDPOINTS[name]
     (region,) = _pick(rng, REGIONS)
+    age = timedelta(seconds=rng.uniform(0, DAYS * 86400))
+    incident = age < INCIDENT
     status, reason = 200, None
     if rng.random() < error_rate:
         status, reason = _pick(rng, PAYMENT_FAILURES if name == "/api/payments" else FAILURES)
-    slow = 6.0 if (name, region) == (SLOW_ENDPOINT, SLOW_REGION) else 1.0
+    declining = (name, region) == (DECLINING_ENDPOINT, DECLINING_REGION)
+    if incident and declining and rng.random() < DECLINE_RATE:
+        status, reason = 402, "CARD_DECLINED"
+    slow = incident and (name, region) == (SLOW_ENDPOINT, SLOW_REGION) and rng.random() < SLOW_SHARE
     return {
         "requestId": f"demo-{day}-{name}-{n}",
-        "timestamp": now - timedelta(seconds=rng.uniform(0, DAYS * 86400)),
+        "timestamp": now - age,
         "endpoint": name,
         "method": _pick(rng, METHODS)[0],
         "statusCode": status,
-        "latencyMs": round(rng.lognormvariate(0, 0.5) * median * slow, 1),
+        "latencyMs": round(rng.lognormvariate(0, 0.5) * median * (SLOWDOWN if slow else 1.0), 1),
         "region": region,
         "deviceType": _pick(rng, DEVICES)[0],
         "documentType": _pick(rng, DOCUMENTS)[0],

@@ -1,4 +1,8 @@
-"""Demo product events: several products, four days, a few percent errors."""
+"""Demo product events: several products, four days, a few percent errors.
+
+One story: in the last 24 hours, a third of checkout-web's mobile page loads
+got four times slower, which insights find against the days before.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +50,9 @@ SOURCES = [("web", 60), ("ios", 20), ("android", 18), ("api", 2)]
 ERROR_CODES = [("TIMEOUT", 40), ("HTTP_500", 25), ("JS_EXCEPTION", 20), ("HTTP_404", 10), ("", 5)]
 DAYS = 4
 EVENTS_PER_PRODUCT = 8_000
+SLOW_PRODUCT, SLOW_DEVICE = "checkout-web", "mobile"
+INCIDENT = timedelta(hours=24)
+SLOW_SHARE, SLOWDOWN = 0.35, 4.0
 
 
 def _pick(rng: random.Random, weighted: list[tuple[Any, int]]) -> Any:
@@ -60,14 +67,16 @@ def generate(now: datetime, seed: int = 7) -> list[dict[str, Any]]:
     for product_id, (name, error_rate) in PRODUCTS.items():
         users = [f"user-{rng.randrange(100_000):05d}" for _ in range(600)]
         for n in range(EVENTS_PER_PRODUCT):
-            at = now - timedelta(seconds=rng.uniform(0, DAYS * 86400))
+            age = timedelta(seconds=rng.uniform(0, DAYS * 86400))
             event_type = _pick(rng, EVENT_TYPES)
             failed = rng.random() < error_rate
             mobile = _pick(rng, DEVICES)
+            slow = age < INCIDENT and (product_id, mobile) == (SLOW_PRODUCT, SLOW_DEVICE)
+            slowdown = SLOWDOWN if slow and rng.random() < SLOW_SHARE else 1.0
             rows.append(
                 {
                     "eventId": f"demo-{day}-{product_id}-{n}",
-                    "timestamp": at,
+                    "timestamp": now - age,
                     "productId": product_id,
                     "productName": name,
                     "eventType": event_type,
@@ -77,7 +86,9 @@ def generate(now: datetime, seed: int = 7) -> list[dict[str, Any]]:
                     "errorCode": _pick(rng, ERROR_CODES) if failed else None,
                     "isError": failed,
                     "pageLoadTimeMs": (
-                        round(rng.lognormvariate(6.8 + (mobile == "mobile") * 0.3, 0.45), 1)
+                        round(
+                            rng.lognormvariate(6.8 + (mobile == "mobile") * 0.3, 0.45) * slowdown, 1
+                        )
                         if event_type == "page_view"
                         else None
                     ),
