@@ -8,15 +8,17 @@ from strawberry.tools import merge_types
 
 from resolvers.errors import is_unexpected
 from schema.admin import AdminQuery
+from schema.alerts import AlertMutation, AlertQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
 from schema.metrics import MetricMutation
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
+from schema.subscriptions import Subscription
 from schema.validation import ValidationErrorCodes
 
-Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery))
+Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery, AlertQuery))
 Mutation = merge_types(
-    "Mutation", (ProductMutation, MetricMutation, ModelMutation, EndpointMutation)
+    "Mutation", (ProductMutation, MetricMutation, ModelMutation, EndpointMutation, AlertMutation)
 )
 
 
@@ -25,6 +27,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             lambda: MaskErrors(should_mask_error=is_unexpected),
             lambda: ParserCache(maxsize=256),
