@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from db import notify
 from gateway.app import create_app
 from gateway.live import LISTENER_NAME
 from tests.factories import (
@@ -189,3 +190,26 @@ async def test_an_invisible_or_bad_argument_is_an_error_message(gateway):
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
         assert "windowMinutes" in errors[0]["message"]
+
+
+def test_a_notice_too_long_for_notify_names_only_the_kind():
+    ids = [f"product-{n:05d}-" + "x" * 60 for n in range(200)]
+    assert len(notify.payload("PRODUCT_EVENT", ids[:3]).encode()) < notify.MAX_PAYLOAD_BYTES
+    assert notify.parse(notify.payload("PRODUCT_EVENT", ids[:3])) == notify.Notice(
+        "PRODUCT_EVENT", frozenset(ids[:3])
+    )
+    assert notify.parse(notify.payload("PRODUCT_EVENT", ids)) == notify.Notice(
+        "PRODUCT_EVENT", None
+    )
+
+
+async def test_a_batch_touching_many_entities_still_wakes_their_watchers(gateway, gql, now):
+    url, _ = gateway
+    watched = "watched-" + "y" * 60
+    async with subscriber(url) as client:
+        await client.subscribe(PRODUCT_METRICS, {"id": watched})
+        await client.next_data()
+        batch = [product_event(now, productId=f"p{n:04d}-" + "x" * 60) for n in range(150)]
+        batch.append(product_event(now, productId=watched))
+        await ingest_product_events(gql, batch, now)
+        assert (await client.next_data())["productMetrics"]["totalEvents"] == 1
