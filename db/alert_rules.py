@@ -191,12 +191,15 @@ class Change:
     event: RowMapping
 
 
-async def evaluate(db: Database, now: datetime, *, wait_for_lock: bool) -> list[Change] | None:
+async def evaluate(
+    db: Database, now: datetime, *, wait_for_lock: bool, skip_if_since: datetime | None = None
+) -> list[Change] | None:
     """Evaluate every enabled alert and record the state changes, in one transaction.
 
     An advisory lock lets one process evaluate at a time, so a change is
     recorded (and notified) once. None: another process holds the lock and
-    wait_for_lock is false.
+    wait_for_lock is false, or some alert was evaluated at or after
+    skip_if_since (several processes' loops then share the work).
     """
     async with db.write() as conn:
         if wait_for_lock:
@@ -204,6 +207,9 @@ async def evaluate(db: Database, now: datetime, *, wait_for_lock: bool) -> list[
         elif not await conn.scalar(select(func.pg_try_advisory_xact_lock(ALERT_LOCK_ID))):
             return None
         rules = await stored.list_alerts(conn, enabled_only=True)
+        latest = [r["last_evaluated_at"] for r in rules if r["last_evaluated_at"] is not None]
+        if skip_if_since is not None and latest and max(latest) >= skip_if_since:
+            return None
         values = await window_values(conn, rules, now)
         changes: list[Change] = []
         unchanged: list[tuple[int, float | None]] = []

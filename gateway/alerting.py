@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -97,8 +97,13 @@ class Alerting:
             await append_delivery_note(conn, change.event["id"], note)
 
     async def evaluate_now(self) -> None:
-        """One round of the loop: evaluate unless another process is, then notify."""
-        changes = await alert_rules.evaluate(self._db, datetime.now(UTC), wait_for_lock=False)
+        """One round of the loop: evaluate unless another process is or just did, then notify."""
+        now = datetime.now(UTC)
+        # Another process's loop evaluated within half an interval: leave this round to it.
+        recent = now - timedelta(seconds=self._interval / 2)
+        changes = await alert_rules.evaluate(
+            self._db, now, wait_for_lock=False, skip_if_since=recent
+        )
         self.notify(changes or [])
 
     async def _run(self) -> None:

@@ -120,10 +120,20 @@ async def test_a_webhook_that_never_answers_does_not_hold_up_evaluation(gql, db,
     assert "failed after 3 attempts (ReadTimeout)" in event["message"]
 
 
-async def test_only_one_evaluation_runs_at_a_time(gql, db, now):
+async def test_only_one_process_evaluates_at_a_time_and_loops_share_the_rounds(gql, db, now):
     await firing_alert(gql, now, "http://127.0.0.1:9/unused")
     async with db.write() as conn:
         await conn.execute(select(func.pg_advisory_xact_lock(alert_rules.ALERT_LOCK_ID)))
         # Another process is evaluating: the loop's round skips instead of waiting.
         assert await alert_rules.evaluate(db, now, wait_for_lock=False) is None
     assert await alert_rules.evaluate(db, now, wait_for_lock=False) is not None
+    # A loop round right after another process's evaluation leaves it at that.
+    later = now + timedelta(seconds=10)
+    skipped = await alert_rules.evaluate(
+        db, later, wait_for_lock=False, skip_if_since=later - timedelta(seconds=15)
+    )
+    assert skipped is None
+    done = await alert_rules.evaluate(
+        db, later, wait_for_lock=False, skip_if_since=later - timedelta(seconds=5)
+    )
+    assert done is not None
