@@ -12,6 +12,9 @@ from sqlalchemy import text
 from db import notify
 from gateway.app import create_app
 from gateway.live import LISTENER_NAME
+from resolvers.access import READ, Principal
+from resolvers.context import GatewayContext
+from schema.root import schema
 from tests.factories import (
     api_request,
     approx_metrics,
@@ -213,3 +216,12 @@ async def test_a_batch_touching_many_entities_still_wakes_their_watchers(gateway
         batch.append(product_event(now, productId=watched))
         await ingest_product_events(gql, batch, now)
         assert (await client.next_data())["productMetrics"]["totalEvents"] == 1
+
+
+async def test_a_subscription_sees_only_what_its_token_may_see(db, settings):
+    confined = Principal(token_id="t1", scopes=frozenset({READ}), resource_ids=frozenset({"mine"}))
+    context = {"gateway": GatewayContext(db, settings, principal=confined)}
+    stream = await schema.subscribe(PRODUCT_METRICS, {"id": "theirs"}, context_value=context)
+    first = await anext(stream)
+    assert first.errors[0].extensions["code"] == "FORBIDDEN"
+    await stream.aclose()
