@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -187,4 +188,43 @@ dashboards = Table(
     _ts("created_at"),
     _ts("updated_at"),
     Index(None, "owner"),
+)
+
+# ------------------------------------------------------------------ alerts
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("target_id", Text, nullable=False),
+    Column("measure", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("condition", Text, nullable=False),
+    Column("threshold", Float),
+    Column("window_minutes", Integer, nullable=False),
+    Column("sensitivity", Float, nullable=False),
+    Column("baseline_windows", Integer, nullable=False),
+    Column("channels", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("enabled", Boolean, nullable=False),
+    Column("state", Text, nullable=False, server_default=text("'OK'")),
+    Column("last_value", Float),
+    _ts("last_evaluated_at", nullable=True),
+    _ts("last_triggered_at", nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The token that created the alert (null: the admin secret or no token at all).
+    Column("owner", Text),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    _ts("at"),
+    Column("state", Text, nullable=False),
+    Column("value", Float),
+    Column("message", Text, nullable=False),
+    Index(None, "alert_id", "id"),
 )

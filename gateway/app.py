@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
 
 from db.engine import Database
+from gateway.alerting import Alerting, WebhookPolicy
 from gateway.auth import authenticate
+from gateway.live import Broker
 from gateway.settings import Settings
 from resolvers.context import GatewayContext
 from schema.root import schema
@@ -26,24 +28,42 @@ def _is_ide_page(request: Request) -> bool:
     )
 
 
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    """How alert webhooks are delivered, from the settings."""
+    return WebhookPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        attempts=settings.webhook_attempts,
+        backoff=settings.webhook_backoff_seconds,
+    )
+
+
 def create_app(database: Database, settings: Settings, *, owns_database: bool = True) -> FastAPI:
     """The gateway app over an open database; the database is disposed at shutdown
     when the app owns it."""
+    broker = Broker(database.url)
+    alerting = Alerting(database, settings.alert_interval, webhook_policy(settings))
 
     async def context(request: Request = None, websocket: WebSocket = None) -> dict[str, Any]:  # type: ignore[assignment]
         caller = request or websocket
         if isinstance(caller, Request) and _is_ide_page(caller):
             return {"gateway": GatewayContext(database, settings)}
         principal = await authenticate(caller, settings, database)
-        return {"gateway": GatewayContext(database, settings, principal=principal)}
+        gateway = GatewayContext(database, settings, principal=principal)
+        gateway.live, gateway.alerting = broker, alerting
+        return {"gateway": gateway}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        alerting.start()
         yield
+        await alerting.stop()
+        await broker.stop()
         if owns_database:
             await database.dispose()
 
     app = FastAPI(title="Analytics gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.live, app.state.alerting = broker, alerting
     app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
 
     @app.get("/healthz")

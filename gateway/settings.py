@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1_000, ge=1)
     future_tolerance_seconds: int = Field(default=300, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+    alert_interval: float = Field(default=30.0, description="seconds between alert evaluations")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_attempts: int = Field(default=3, ge=1)
+    webhook_backoff_seconds: float = Field(default=1.0, ge=0)
 
     @field_validator("database_url", "admin_token", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from db.aggregates import Group
 from db.compiler import AggregateQuery, Fact
 from resolvers.arguments import bounded, filter_values, selected_measures, time_window
 from resolvers.context import context_of
+from resolvers.loaders import Loaders
 from schema.common import ErrorCount, Granularity, MeasureSet, TimeRange
 
 MAX_GROUPS = 1000
@@ -93,9 +94,16 @@ async def totals(
     info: Info[Any, Any], fact: Fact, entity_id: str, asked: AggregateQuery
 ) -> dict[str, Any]:
     """One entity's measures; the zero-row values when nothing matches."""
+    return await measured(context_of(info).loaders, fact, entity_id, asked)
+
+
+async def measured(
+    loaders: Loaders, fact: Fact, entity_id: str, asked: AggregateQuery
+) -> dict[str, Any]:
+    """totals() through given loaders (a subscription's fresh ones for each value it sends)."""
     if not asked.measures:
         return {}
-    groups = await context_of(info).loaders.aggregates.load((fact, asked, entity_id))
+    groups = await loaders.aggregates.load((fact, asked, entity_id))
     return groups[0].values if groups else fact.empty_values(asked.measures)
 
 

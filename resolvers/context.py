@@ -10,6 +10,8 @@ from strawberry.types import Info
 
 from db.engine import Database
 from db.ingest.batch import RowContext
+from gateway.alerting import Alerting
+from gateway.live import Broker
 from gateway.settings import Settings
 from resolvers.access import FULL_ACCESS, Principal
 from resolvers.loaders import Loaders
@@ -23,6 +25,9 @@ class GatewayContext:
     settings: Settings
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     principal: Principal = FULL_ACCESS
+    # The process's live-update broker and alert notifier (None outside a served app).
+    live: Broker | None = None
+    alerting: Alerting | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

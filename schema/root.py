@@ -8,12 +8,14 @@ from strawberry.tools import merge_types
 
 from resolvers.errors import is_unexpected
 from schema.admin import AdminQuery
+from schema.alerts import AlertMutation, AlertQuery
 from schema.dashboards import DashboardMutation, DashboardQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
 from schema.insights import InsightQuery
 from schema.metrics import MetricMutation, MetricQuery
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
+from schema.subscriptions import Subscription
 from schema.validation import ValidationErrorCodes
 
 Query = merge_types(
@@ -26,11 +28,19 @@ Query = merge_types(
         MetricQuery,
         DashboardQuery,
         InsightQuery,
+        AlertQuery,
     ),
 )
 Mutation = merge_types(
     "Mutation",
-    (ProductMutation, MetricMutation, ModelMutation, EndpointMutation, DashboardMutation),
+    (
+        ProductMutation,
+        MetricMutation,
+        ModelMutation,
+        EndpointMutation,
+        DashboardMutation,
+        AlertMutation,
+    ),
 )
 
 
@@ -39,6 +49,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             lambda: MaskErrors(should_mask_error=is_unexpected),
             lambda: ParserCache(maxsize=256),

@@ -22,6 +22,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import notify
 from db.engine import Database
 from db.ingest.fields import RowError
 from db.tables import quarantine
@@ -162,6 +163,8 @@ async def settle(
     if inserted and kind.register is not None:
         await kind.register(conn, inserted)
     await quarantine_rows(conn, kind.kind, checked.rejected, checked.rejected_raw)
+    # Live updates: delivered to every gateway's LISTEN when this transaction commits.
+    await notify.publish_ingest(conn, kind.kind, inserted)
     return IngestOutcome(
         accepted=len(inserted),
         duplicates=len(checked.rows) - len(inserted) + checked.in_batch_duplicates,

@@ -8,12 +8,18 @@ from typing import Any
 
 from db.engine import Database
 from db.ingest.batch import IngestKind, IngestOutcome, RowContext, ingest_batch
-from gateway.demo import dashboard, endpoints, metrics, models, products
+from gateway.demo import alerts, dashboard, endpoints, metrics, models, products
 from gateway.settings import Settings
 
 CHUNK_ROWS = 5_000
 DemoSet = Callable[[Database, datetime], Awaitable[str]]
-DEMO_SETS: list[DemoSet] = [products.load, models.load, endpoints.load, metrics.load]
+DEMO_SETS: list[DemoSet] = [
+    products.load,
+    models.load,
+    endpoints.load,
+    metrics.load,
+    alerts.load,
+]
 
 
 async def ingest_all(
