@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1_000, ge=1)
     future_tolerance_seconds: int = Field(default=300, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+    graphiql: bool = Field(default=True, description="serve GraphiQL at GET /graphql")
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
 
     @field_validator("database_url", "admin_token", mode="before")
     @classmethod
