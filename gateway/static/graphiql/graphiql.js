@@ -2,7 +2,7 @@
 // graphql-ws (graphql-transport-ws) for subscriptions, with the headers pane's
 // JSON sent as the websocket's connection_init payload.
 (function () {
-  const HEADERS_KEY = "graphiql:headers";
+  const HEADERS_KEY = "gateway:graphiql-headers";
   const EXAMPLE = `# Products with their numbers over the last 24 hours.
 # Put your token in the Headers pane: {"Authorization": "Bearer <token>"}
 query Products {
