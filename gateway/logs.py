@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TextIO
 
 from fastapi import Request, Response
 
@@ -48,9 +49,9 @@ class _WithRequestId(logging.Filter):
         return True
 
 
-def configure(log_format: str, level: str = "INFO") -> None:
-    """Send the gateway's and uvicorn's logs to stderr as text or JSON lines."""
-    handler = logging.StreamHandler()
+def configure(log_format: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Send the gateway's and uvicorn's logs to stream (stderr) as text or JSON lines."""
+    handler = logging.StreamHandler(stream)
     handler.addFilter(_WithRequestId())
     handler.setFormatter(
         JsonLines()
