@@ -53,10 +53,12 @@ const Charts = (function () {
 
   // labels along x, one line per named series.
   function lineChart(labels, series) {
-    const width = 360, height = 160, left = 38, bottom = 18;
+    const names = Object.keys(series);
+    const width = 360, left = 38, bottom = 18, legend = names.length > 1 ? 14 : 0;
+    const height = 160 + legend;
     const chart = svg(width, height, "line chart");
     const all = Object.values(series).flat();
-    const y = scale(all, 8, height - bottom);
+    const y = scale(all, 8 + legend, height - bottom);
     const x = (i) => (labels.length <= 1 ? left : left + (i / (labels.length - 1)) * (width - left - 8));
     for (const tick of [Math.max(...all.filter(Number.isFinite), 0), 0]) {
       chart.append(el("text", { x: 2, y: y(tick) + 3 }, formatNumber(tick)));
@@ -67,9 +69,15 @@ const Charts = (function () {
       chart.append(el("text", { x: width - 4, y: height - 4, "text-anchor": "end" }, labels[labels.length - 1]));
     }
     Object.entries(series).forEach(([name, values], n) => {
-      const line = el("path", { d: path(values, x, y), class: "series", stroke: COLORS[n % COLORS.length] });
+      const color = COLORS[n % COLORS.length];
+      const line = el("path", { d: path(values, x, y), class: "series", stroke: color });
       line.append(el("title", {}, name));
       chart.append(line);
+      if (legend) {
+        const at = left + n * 110;
+        chart.append(el("rect", { x: at, y: 4, width: 10, height: 3, fill: color }));
+        chart.append(el("text", { x: at + 14, y: 9 }, name.split(".").pop()));
+      }
     });
     return chart;
   }
@@ -89,10 +97,12 @@ const Charts = (function () {
     return chart;
   }
 
-  function tile(value) {
+  // A rate or share (a fraction, per the contract) is shown as a percentage.
+  function tile(value, name) {
     const node = document.createElement("div");
     node.className = "tile";
-    node.textContent = formatNumber(value);
+    const fraction = /(rate|share)$/i.test(name || "") && Number.isFinite(value);
+    node.textContent = fraction ? (value * 100).toFixed(1) + "%" : formatNumber(value);
     return node;
   }
 

@@ -11,8 +11,9 @@
     if (token) headers.Authorization = "Bearer " + token;
     const response = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }) });
     if (response.status === 401) throw new Error("the gateway needs a token: paste it in the Token field above");
-    const body = await response.json();
+    const body = await response.json().catch(() => ({}));
     if (body.errors && body.errors.length) throw new Error(body.errors.map((e) => e.message).join("; "));
+    if (!response.ok || !body.data) throw new Error(`the gateway answered ${response.status} ${response.statusText}`);
     return body.data;
   }
 
@@ -118,6 +119,9 @@
     status.textContent = "Loading…";
     try {
       const fields = await rootFields();
+      for (const name of ["dashboards", "insights"]) {
+        document.querySelector(`nav a[href="#${name}"]`).hidden = !fields.has(name);
+      }
       const parts = [loadEntities()];
       if (fields.has("dashboards")) parts.push(loadDashboards());
       if (fields.has("insights")) parts.push(loadInsights());

@@ -47,7 +47,7 @@ const Widgets = (function () {
     if (type === "tile") {
       const flat = flatten(data, "", {});
       const key = vis.y || Object.keys(flat).find((k) => typeof flat[k] === "number");
-      return key === undefined ? null : Charts.tile(flat[key]);
+      return key === undefined ? null : Charts.tile(flat[key], key);
     }
     const rows = (firstList(data) || []).map((row) => flatten(row, "", {}));
     if (!rows.length) return null;
@@ -67,6 +67,13 @@ const Widgets = (function () {
     box.className = "widget";
     const title = document.createElement("h3");
     title.textContent = widget.title;
+    const download = document.createElement("a");
+    download.className = "csv";
+    download.textContent = "CSV";
+    const token = localStorage.getItem("gateway:token");
+    download.href = `/v0/dashboards/${encodeURIComponent(dashboardId)}/widgets/${encodeURIComponent(widget.id)}.csv`
+      + (token ? `?token=${encodeURIComponent(token)}` : "");
+    title.append(download);
     box.append(title);
     const vis = parsed(widget.visualization) || {};
     let data = parsed(widget.data);
