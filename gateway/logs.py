@@ -20,7 +20,9 @@ from typing import TextIO
 from fastapi import Request, Response
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Record attributes that are not extras; uvicorn's color_message repeats the message
+# with terminal colour codes.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 access = logging.getLogger("gateway.http")
 
 
