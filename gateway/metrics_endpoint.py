@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from db.engine import Database
 from gateway import telemetry
-from gateway.pipes import PipeError
+from gateway.pipes import RestError
 from gateway.rest import reader_context
 from gateway.settings import Settings
 
@@ -23,7 +23,7 @@ def metrics_router(database: Database, settings: Settings) -> APIRouter:
         """Prometheus exposition; scrape with `authorization: {credentials: <token>}`."""
         try:
             await reader_context(request, settings, database)
-        except PipeError as error:
+        except RestError as error:
             return JSONResponse({"error": error.message}, status_code=error.status)
         return Response(generate_latest(telemetry.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from db.engine import Database
 from gateway.auth import authenticate
 from gateway.export import csv_response, tabulate
-from gateway.pipes import PIPES, PipeError, run_pipe
+from gateway.pipes import PIPES, RestError, run_pipe
 from gateway.settings import Settings
 from resolvers.access import READ
 from resolvers.context import GatewayContext
@@ -27,20 +27,20 @@ query WidgetExport($id: ID!) {
 """
 
 
-def _error(error: PipeError) -> JSONResponse:
+def _error(error: RestError) -> JSONResponse:
     return JSONResponse({"error": error.message}, status_code=error.status)
 
 
 async def reader_context(
     request: Request, settings: Settings, database: Database
 ) -> GatewayContext:
-    """The caller's context when its token holds READ; PipeError (401/403) otherwise."""
+    """The caller's context when its token holds READ; RestError (401/403) otherwise."""
     try:
         principal = await authenticate(request, settings, database)
     except HTTPException as error:
-        raise PipeError(str(error.detail), error.status_code) from None
+        raise RestError(str(error.detail), error.status_code) from None
     if not principal.may(READ):
-        raise PipeError("this token lacks the READ scope", 403)
+        raise RestError("this token lacks the READ scope", 403)
     return GatewayContext(database, settings, principal=principal)
 
 
@@ -55,12 +55,12 @@ def rest_router(database: Database, settings: Settings) -> APIRouter:
         found = PIPES.get(name)
         try:
             if found is None or extension not in ("json", "csv"):
-                raise PipeError(
+                raise RestError(
                     f"pipe {name}.{extension} not found; pipes: {', '.join(PIPES)}", 404
                 )
             context = await reader_context(request, settings, database)
             rows = await run_pipe(found, request.query_params, context)
-        except PipeError as error:
+        except RestError as error:
             return _error(error)
         if extension == "csv":
             return csv_response([c for c, _ in found.columns], rows, f"{name}.csv")
@@ -82,17 +82,17 @@ def rest_router(database: Database, settings: Settings) -> APIRouter:
         """One dashboard widget's data as streamed CSV (its first list, flattened)."""
         try:
             context = await reader_context(request, settings, database)
-        except PipeError as error:
+        except RestError as error:
             return _error(error)
         result = await schema.execute(
             WIDGET_DATA, variable_values={"id": dashboard_id}, context_value={"gateway": context}
         )
         if result.errors:
-            return _error(PipeError(result.errors[0].message, 400))
+            return _error(RestError(result.errors[0].message, 400))
         dashboard = (result.data or {}).get("dashboard")
         widgets = [w for w in (dashboard or {}).get("widgets", []) if w["id"] == widget_id]
         if not widgets:
-            return _error(PipeError(f"no widget {widget_id} on dashboard {dashboard_id}", 404))
+            return _error(RestError(f"no widget {widget_id} on dashboard {dashboard_id}", 404))
         columns, rows = tabulate(widgets[0]["data"])
         return csv_response(columns, rows, f"widget-{widget_id}.csv")
 

@@ -21,7 +21,7 @@ from tests.factories import ADMIN_SECRET, ndjson, product_event
 CLI = str(Path(sys.executable).parent / "analytics-gateway")
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["load"], ["migrate"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["load"]])
 def test_help_shows_value_names_not_python_types(command):
     shown = subprocess.run(
         [CLI, *command, "--help"],
@@ -75,7 +75,7 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_prints_where_graphiql_and_the_console_are(db, database_url):
+def test_serve_prints_where_graphiql_and_the_console_are(database_url):
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "GATEWAY_ADMIN_TOKEN": ADMIN_SECRET}
     server = subprocess.Popen(

@@ -143,7 +143,7 @@ def _drift_read(params: Params, now: datetime, ceiling: int) -> dict[str, Any]:
     recent = p.positive_int(params, "recent_window_hours", 6, 24 * 366)
     historical = p.positive_int(params, "historical_window_hours", 168, 24 * 366 * 10)
     if historical <= recent:
-        raise p.PipeError(
+        raise p.RestError(
             f"historical_window_hours ({historical}) must be above recent_window_hours ({recent})"
         )
     return {

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
-class PipeError(Exception):
-    """A request the pipe cannot answer; status is the HTTP status to send."""
+class RestError(Exception):
+    """A REST request (pipe, export, metrics) the gateway cannot answer, with its HTTP status."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -28,7 +28,7 @@ def timestamp(params: Mapping[str, str], name: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise PipeError(
+        raise RestError(
             f"{name}: {raw!r} is not a timestamp (YYYY-MM-DD HH:MM:SS or ISO-8601)"
         ) from None
     if parsed.tzinfo is None:
@@ -50,9 +50,9 @@ def positive_int(params: Mapping[str, str], name: str, default: int, ceiling: in
     try:
         value = int(raw)
     except ValueError:
-        raise PipeError(f"{name}: {raw!r} is not a whole number") from None
+        raise RestError(f"{name}: {raw!r} is not a whole number") from None
     if not 1 <= value <= ceiling:
-        raise PipeError(f"{name}: {value} is outside 1..{ceiling}")
+        raise RestError(f"{name}: {value} is outside 1..{ceiling}")
     return value
 
 
@@ -60,7 +60,7 @@ def choice(params: Mapping[str, str], name: str, default: str, allowed: tuple[st
     """One of allowed (case-insensitive); default when absent."""
     raw = params.get(name) or default
     if raw.lower() not in allowed:
-        raise PipeError(f"{name}: {raw!r} is not one of {', '.join(allowed)}")
+        raise RestError(f"{name}: {raw!r} is not one of {', '.join(allowed)}")
     return raw.lower()
 
 

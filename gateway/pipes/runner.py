@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.pipes.catalog import Pipe, Row
-from gateway.pipes.params import PipeError
+from gateway.pipes.params import RestError
 from resolvers.context import GatewayContext
 from schema.root import schema
 
@@ -45,7 +45,7 @@ async def run_pipe(pipe: Pipe, params: Mapping[str, str], context: GatewayContex
         if result.errors:
             error = result.errors[0]
             code = (error.extensions or {}).get("code", "")
-            raise PipeError(error.message, _STATUS_OF_CODE.get(code, 500))
+            raise RestError(error.message, _STATUS_OF_CODE.get(code, 500))
         assert result.data is not None
         if entity_id is not None:
             found = result.data["one"]
