@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.pipes.catalog import Pipe, Row
 from gateway.pipes.params import RestError
+from gateway.pipes.pipe import Pipe, Row
 from resolvers.context import GatewayContext
 from schema.root import schema
 
