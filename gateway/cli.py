@@ -103,7 +103,11 @@ def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     database = Database(url, pool_size=settings.db_pool_size)
     _where(settings, host, port)
     # log_config None: keep the gateway's own handlers (text or JSON lines) for uvicorn too.
-    uvicorn.run(create_app(database, settings), host=host, port=port, log_config=None)
+    # No uvicorn access log: gateway.http logs each request once, without the query
+    # string, which may carry ?token=.
+    uvicorn.run(
+        create_app(database, settings), host=host, port=port, log_config=None, access_log=False
+    )
 
 
 @app.command(cls=_Command)

@@ -139,4 +139,6 @@
     load();
   });
   load();
+  // Numbers move as data arrives: refresh once a minute (widgets' default refreshSeconds).
+  setInterval(load, 60_000);
 })();
