@@ -51,15 +51,49 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return row
 
 
-def tabulate(data: Any) -> tuple[list[str], list[dict[str, Any]]]:
-    """A GraphQL result's rows: the first list found (depth first), each item flattened;
-    a result without a list is one row."""
-    found = _first_list(data)
-    items = [flatten(item) for item in found] if found is not None else [flatten(data)]
+def result_data(value: Any) -> Any:
+    """A widget's data whether stored as the result's `data` or as the whole result."""
+    if isinstance(value, dict) and isinstance(value.get("data"), dict):
+        return value["data"]
+    return value
+
+
+def at_path(data: Any, path: str) -> Any:
+    """The value at a dotted path (`product.timeseries`), None where it is absent."""
+    for key in path.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def tabulate(data: Any, path: str | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """A GraphQL result's rows: the list at path (else the first list, depth first),
+    one row per item flattened, and per element of a nested list of objects (long
+    form, e.g. a metric series' groups); a result without a list is one row."""
+    target = at_path(data, path) if path else None
+    found = target if isinstance(target, list) else _first_list(data)
+    items = (
+        [row for item in found for row in _long_form(flatten(item))]
+        if found is not None
+        else [flatten(data)]
+    )
     columns: dict[str, None] = {}
     for item in items:
         columns |= dict.fromkeys(item)
     return list(columns), [{k: _cell(v) for k, v in item.items()} for item in items]
+
+
+def _long_form(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row holding a list of objects as one row per object (its fields dotted)."""
+    nested = [
+        key
+        for key, value in row.items()
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+    ]
+    if not nested:
+        return [row]
+    key = nested[0]
+    base = {k: v for k, v in row.items() if k != key}
+    return [base | flatten(element, key) for element in row[key]]
 
 
 def _first_list(value: Any) -> list[Any] | None:

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from db.engine import Database
 from gateway.auth import authenticate
-from gateway.export import csv_response, tabulate
+from gateway.export import csv_response, result_data, tabulate
 from gateway.pipes import PIPES, RestError, run_pipe
 from gateway.settings import Settings
 from resolvers.access import READ
@@ -22,7 +22,7 @@ from schema.root import schema
 
 WIDGET_DATA = """
 query WidgetExport($id: ID!) {
-  dashboard(id: $id) { widgets { id title data } }
+  dashboard(id: $id) { widgets { id title visualization data } }
 }
 """
 
@@ -93,7 +93,9 @@ def rest_router(database: Database, settings: Settings) -> APIRouter:
         widgets = [w for w in (dashboard or {}).get("widgets", []) if w["id"] == widget_id]
         if not widgets:
             return _error(RestError(f"no widget {widget_id} on dashboard {dashboard_id}", 404))
-        columns, rows = tabulate(widgets[0]["data"])
+        widget = widgets[0]
+        hints = widget["visualization"] if isinstance(widget["visualization"], dict) else {}
+        columns, rows = tabulate(result_data(widget["data"]), hints.get("path"))
         return csv_response(columns, rows, f"widget-{widget_id}.csv")
 
     return router

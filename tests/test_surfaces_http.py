@@ -13,7 +13,7 @@ import pytest
 from db.engine import Database
 from gateway.app import create_app
 from gateway.assets import missing
-from gateway.export import BATCH_ROWS, csv_lines, tabulate
+from gateway.export import BATCH_ROWS, csv_lines, result_data, tabulate
 from gateway.settings import Settings
 from schema.root import schema
 from tests.factories import ADMIN_HEADERS, ingest_product_events, product_events_mix
@@ -80,6 +80,29 @@ def test_widget_data_becomes_rows_of_its_first_list_with_dotted_columns():
     )
 
 
+def test_widget_rows_follow_its_path_and_spread_nested_groups_one_per_row():
+    data = {
+        "metric": {
+            "unit": "ms",
+            "series": [
+                {
+                    "bucket": "b1",
+                    "groups": [{"key": "GET", "value": 1.5}, {"key": "POST", "value": 2}],
+                },
+                {"bucket": "b2", "groups": [{"key": "GET", "value": 3}]},
+            ],
+        },
+        "other": [{"ignored": True}],
+    }
+    columns, rows = tabulate(data, "metric.series")
+    assert columns == ["bucket", "groups.key", "groups.value"]
+    assert [(r["bucket"], r["groups.key"], r["groups.value"]) for r in rows] == [
+        ("b1", "GET", 1.5),
+        ("b1", "POST", 2),
+        ("b2", "GET", 3),
+    ]
+
+
 def test_csv_is_written_in_batches_and_reads_back_whole():
     rows = [{"n": n, "name": f'row {n}, quoted "{n}"', "empty": None} for n in range(1234)]
     chunks = list(csv_lines(["n", "name", "empty"], rows))
@@ -115,7 +138,7 @@ async def test_widget_csv_round_trips_the_widget_data(client, gql, now):
     response = await client.get(url)
     assert response.status_code == 200, response.text
     parsed = list(csv.DictReader(io.StringIO(response.text)))
-    slices = stored["data"]["product"]["breakdown"]
+    slices = result_data(stored["data"])["product"]["breakdown"]
     assert [(r["value"], int(r["metrics.totalEvents"])) for r in parsed] == [
         (s["value"], s["metrics"]["totalEvents"]) for s in slices
     ]

@@ -32,10 +32,19 @@ const Charts = (function () {
     return abs < 1 ? value.toFixed(3) : value.toFixed(1);
   }
 
+  // A missing value (null) breaks the line; it resumes at the next value.
   function path(values, x, y) {
-    return values
-      .map((v, i) => (Number.isFinite(v) ? `${i === 0 ? "M" : "L"}${x(i).toFixed(1)},${y(v).toFixed(1)}` : ""))
-      .join(" ");
+    const parts = [];
+    let pen = "M";
+    values.forEach((v, i) => {
+      if (Number.isFinite(v)) {
+        parts.push(`${pen}${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+        pen = "L";
+      } else {
+        pen = "M";
+      }
+    });
+    return parts.join(" ");
   }
 
   // A 120x28 trend line; an empty series draws a flat baseline.
