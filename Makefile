@@ -11,9 +11,11 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m gateway.assets
 
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m gateway.assets
 	$(BIN)/analytics-gateway demo
 
 lint: install

@@ -1,19 +1,23 @@
-"""The ASGI application: GraphQL (with GraphiQL), health, and access control."""
+"""The ASGI application: GraphQL (with GraphiQL), console, pipes, metrics, health."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
-from strawberry.fastapi import GraphQLRouter
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from db.engine import Database
+from gateway import logs
 from gateway.alerting import Alerting, WebhookPolicy
 from gateway.auth import authenticate
+from gateway.graphiql import STATIC, GatewayGraphQLRouter
 from gateway.live import Broker
+from gateway.metrics_endpoint import metrics_router
+from gateway.rest import rest_router
 from gateway.settings import Settings
 from resolvers.context import GatewayContext
 from schema.root import schema
@@ -64,7 +68,20 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
 
     app = FastAPI(title="Analytics gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.live, app.state.alerting = broker, alerting
-    app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+    ide: Literal["graphiql"] | None = "graphiql" if settings.graphiql else None
+    app.include_router(
+        GatewayGraphQLRouter(schema, context_getter=context, graphql_ide=ide), prefix="/graphql"
+    )
+    app.include_router(rest_router(database, settings))
+    app.include_router(metrics_router(database, settings))
+    app.middleware("http")(logs.request_ids)
+    # check_dir off: the vendor files may be absent until `make install`; the page says so.
+    app.mount("/assets", StaticFiles(directory=STATIC, check_dir=False), name="assets")
+
+    @app.get("/console", include_in_schema=False)
+    async def console() -> FileResponse:
+        """The console page (it reads the public GraphQL API with the user's token)."""
+        return FileResponse(STATIC / "console" / "index.html")
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

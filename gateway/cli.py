@@ -7,6 +7,7 @@ import ipaddress
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -14,17 +15,38 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from typer.core import TyperCommand, TyperGroup
 
 from db.engine import Database
 from db.migrate import upgrade_to_head
+from gateway import logs
 from gateway.app import create_app
 from gateway.runtime import database_url
 from gateway.settings import Settings, get_settings
+
+
+def _without_type(option: Any) -> Any:
+    """--help takes no value: show no `<bool>` type beside it."""
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
+class _Command(TyperCommand):
+    def get_help_option(self, ctx: Any) -> Any:
+        return _without_type(super().get_help_option(ctx))
+
+
+class _Group(TyperGroup):
+    def get_help_option(self, ctx: Any) -> Any:
+        return _without_type(super().get_help_option(ctx))
+
 
 app = typer.Typer(
     help="The analytics gateway: one GraphQL API over products, endpoints and ML models.",
     no_args_is_help=True,
     add_completion=False,
+    cls=_Group,
 )
 # soft_wrap: messages carry paths and URLs that must stay whole for copy and grep.
 console = Console(stderr=True, soft_wrap=True)
@@ -59,16 +81,41 @@ def _migrate(url: str) -> None:
         raise typer.Exit(1) from None
 
 
+def _where(settings: Settings, host: str, port: int) -> None:
+    """Say where each surface is, and where the token goes."""
+    base = f"http://{host}:{port}"
+    graphiql = f"{base}/graphql" if settings.graphiql else "off (GATEWAY_GRAPHIQL=false)"
+    for name, where in (
+        ("GraphQL API", f"{base}/graphql"),
+        ("GraphiQL", graphiql),
+        ("Console", f"{base}/console"),
+        ("Pipes", f"{base}/v0/pipes/<name>.json"),
+        ("Metrics", f"{base}/metrics"),
+    ):
+        console.print(f"{name:<12} [bold]{where}[/bold]", highlight=False)
+    if settings.admin_token is not None:
+        header = f'{{"Authorization": "Bearer {settings.admin_token.get_secret_value()}"}}'
+        console.print("GraphiQL headers pane:", header, markup=False, highlight=False)
+
+
 def _serve(settings: Settings, url: str, host: str, port: int) -> None:
+    logs.configure(settings.log_format, settings.log_level)
     database = Database(url, pool_size=settings.db_pool_size)
-    console.print(f"GraphQL API and GraphiQL at [bold]http://{host}:{port}/graphql[/bold]")
-    uvicorn.run(create_app(database, settings), host=host, port=port, log_level="warning")
+    _where(settings, host, port)
+    # log_config None: keep the gateway's own handlers (text or JSON lines) for uvicorn too.
+    # No uvicorn access log: gateway.http logs each request once, without the query
+    # string, which may carry ?token=.
+    uvicorn.run(
+        create_app(database, settings), host=host, port=port, log_config=None, access_log=False
+    )
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
-    host: str = typer.Option(None, help="address to bind (default GATEWAY_HOST)"),
-    port: int = typer.Option(None, help="port (default GATEWAY_PORT)"),
+    host: str = typer.Option(None, metavar="HOST", help="address to bind (default: GATEWAY_HOST)"),
+    port: int = typer.Option(
+        None, metavar="PORT", help="port to listen on (default: GATEWAY_PORT)"
+    ),
 ) -> None:
     """Migrate the database to head, then serve the API."""
     settings = get_settings()
@@ -79,7 +126,7 @@ def serve(
         _serve(settings, url, host, port)
 
 
-@app.command()
+@app.command(cls=_Command)
 def migrate() -> None:
     """Bring the database to the latest schema, and nothing else."""
     with database_url(get_settings()) as url:
@@ -87,7 +134,7 @@ def migrate() -> None:
     console.print("database is at the latest migration")
 
 
-@app.command()
+@app.command(cls=_Command)
 def schema() -> None:
     """Print the served GraphQL schema as SDL."""
     from schema.root import schema as served
@@ -95,12 +142,14 @@ def schema() -> None:
     sys.stdout.write(served.as_str() + "\n")
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
-    host: str = typer.Option(None, help="address to bind (default GATEWAY_HOST)"),
-    port: int = typer.Option(None, help="port (default GATEWAY_PORT)"),
+    host: str = typer.Option(None, metavar="HOST", help="address to bind (default: GATEWAY_HOST)"),
+    port: int = typer.Option(
+        None, metavar="PORT", help="port to listen on (default: GATEWAY_PORT)"
+    ),
     serve_after: bool = typer.Option(
-        True, "--serve/--no-serve", help="serve the API after loading"
+        True, "--serve/--no-serve", metavar="", help="serve the API after loading"
     ),
 ) -> None:
     """Load a realistic demo data set, then serve the API over it."""
@@ -118,14 +167,19 @@ def demo(
             _serve(settings, url, host, port)
 
 
-@app.command()
+@app.command(cls=_Command)
 def load(
-    file: Path = typer.Argument(..., help="the file to load"),
+    file: Path = typer.Argument(..., metavar="FILE", help="the file to load"),
     kind: str | None = typer.Option(
-        None, help="product-events, api-requests, predictions or metrics (for ndjson)"
+        None,
+        metavar="KIND",
+        help="product-events, api-requests, predictions or metrics (required for ndjson)",
     ),
     file_format: str = typer.Option(
-        "ndjson", "--format", help="ndjson (one input object a line) or api-logs-csv"
+        "ndjson",
+        "--format",
+        metavar="FORMAT",
+        help="ndjson (one input object a line) or api-logs-csv",
     ),
 ) -> None:
     """Bulk-load a file through the ingest validation; bad lines are counted and quarantined."""

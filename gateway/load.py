@@ -18,14 +18,6 @@ from pathlib import Path
 from typing import IO
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from db.engine import Database
 from db.ingest.api_requests import API_REQUEST
@@ -43,6 +35,7 @@ from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
 from gateway.load_formats import BadLine, Line, LoadError, api_log_lines, ndjson_lines
+from gateway.load_progress import progress
 
 CHUNK_ROWS = 20_000
 SHOWN_REJECTIONS = 5
@@ -148,9 +141,9 @@ async def load_file(
     db: Database,
     load: LoadPlan,
     future_tolerance: timedelta,
-    on_progress: Callable[[int], None] = lambda done: None,
+    on_progress: Callable[[int, int], None] = lambda done, rows: None,
 ) -> LoadSummary:
-    """Load a file chunk by chunk; on_progress gets the bytes stored so far.
+    """Load a file chunk by chunk; on_progress gets the bytes and rows stored so far.
 
     The next chunk is read and checked in a worker thread while the previous
     one is written, so Python's work overlaps the database's.
@@ -172,7 +165,7 @@ async def load_file(
                 )
                 if writing is not None:
                     summary.count(await _written(writing, summary))
-                    on_progress(written_to)
+                    on_progress(written_to, summary.rows)
                     writing = None
                 if checked is None:
                     break
@@ -209,21 +202,12 @@ def _next_checked(
 async def run_load(
     url: str, load: LoadPlan, future_tolerance: timedelta, console: Console
 ) -> LoadSummary:
-    """load_file against the database at url, with a progress bar over the bytes read."""
+    """load_file against the database at url, showing progress on console (a bar on a
+    terminal, plain lines otherwise)."""
     db = Database(url, pool_size=1)
-    columns = (
-        TextColumn(f"loading {load.path.name}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("load", total=load.size)
-            return await load_file(
-                db, load, future_tolerance, lambda done: progress.update(task, completed=done)
-            )
+        with progress(console, load.path.name, load.size) as report:
+            return await load_file(db, load, future_tolerance, report)
     finally:
         await db.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_attempts: int = Field(default=3, ge=1)
     webhook_backoff_seconds: float = Field(default=1.0, ge=0)
+    graphiql: bool = Field(default=True, description="serve GraphiQL at GET /graphql")
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
 
     @field_validator("database_url", "admin_token", mode="before")
     @classmethod

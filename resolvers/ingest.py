@@ -11,6 +11,7 @@ from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
 from db.ingest.batch import IngestFailed, IngestKind, IngestOutcome, ingest_batch
+from gateway import telemetry
 from resolvers.context import GatewayContext, context_of
 from resolvers.errors import GatewayError, bad_input
 from schema.common import IngestResult, RejectedRow
@@ -62,4 +63,5 @@ async def ingest(
         )
     except IngestFailed as error:
         raise GatewayError(str(error), "INGEST_FAILED", retryable=True) from error
+    telemetry.ingested(kind.kind, outcome.accepted, outcome.duplicates, len(outcome.rejected))
     return ingest_result(outcome)

@@ -84,7 +84,10 @@ async def test_chunks_keep_line_numbers_and_catch_duplicates_across_chunks(
     path = _write(tmp_path, "events.ndjson", ndjson(rows))
     progress: list[int] = []
     summary = await load_file(
-        db, plan(path, "product-events", "ndjson"), TOLERANCE, progress.append
+        db,
+        plan(path, "product-events", "ndjson"),
+        TOLERANCE,
+        lambda done, rows: progress.append(done),
     )
     assert (summary.accepted, summary.duplicates, summary.rejected) == (6, 1, 1)
     assert [(r.index, r.field) for r in summary.first_rejections] == [(8, "productId")]
