@@ -23,12 +23,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from analytics_gateway_sdk import AnalyticsMiddleware, Tracker
+from analytics_gateway_sdk._kinds import API_REQUESTS, graphql_body, ndjson_body
 from fastapi import FastAPI
 
 TOKEN = secrets.token_hex(16)
@@ -110,17 +112,27 @@ def serving(app: Any) -> Iterator[httpx.Client]:
         thread.join(10)
 
 
-def added_latency(tracker: Tracker | None, requests: int) -> tuple[float, float]:
-    """p50 and p99, in ms, of the time spent in the middleware outside the app."""
+def _p50_p99(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    # The first 5% warm up connections and code paths.
+    warm = ordered[len(ordered) // 20 :] if len(ordered) > 100 else ordered
+    return statistics.median(warm), warm[int(len(warm) * 0.99) - 1]
+
+
+def latencies(tracker: Tracker | None, requests: int) -> tuple[list[float], list[float]]:
+    """Per request, in ms: the time spent in the middleware outside the app (server side),
+    and the whole round trip as the client saw it."""
     inner = Probe(minimal_app())
     wrapped: Any = inner if tracker is None else AnalyticsMiddleware(inner, tracker=tracker)
     outer = Probe(wrapped)
+    round_trips = []
     with serving(outer) as http:
         for number in range(requests):
+            started = time.perf_counter()
             http.get(f"/api/users/{number}")
-    added = sorted((o - i) * 1000 for o, i in zip(outer.seconds, inner.seconds, strict=True))
-    warm = added[len(added) // 20 :] if len(added) > 100 else added
-    return statistics.median(warm), warm[int(len(warm) * 0.99) - 1]
+            round_trips.append((time.perf_counter() - started) * 1000)
+    added = [(o - i) * 1000 for o, i in zip(outer.seconds, inner.seconds, strict=True)]
+    return added, round_trips
 
 
 def sender_rows_per_second(url: str, rows: int) -> float:
@@ -137,6 +149,31 @@ def sender_rows_per_second(url: str, rows: int) -> float:
     tracker.close()
     print(f"  sender: {stats['sent']} sent, {stats['dropped']} dropped, via {stats['transport']}")
     return float(stats["sent"]) / elapsed
+
+
+def encoding_ms(rows: int = 1000) -> tuple[float, float]:
+    """Milliseconds to encode one batch for GraphQL and for NDJSON (median of 20)."""
+    batch = [
+        {
+            "request_id": f"r-{n}",
+            "timestamp": datetime.now(UTC),
+            "endpoint": "/api/users/{user_id}",
+            "method": "GET",
+            "status_code": 200,
+            "latency_ms": 1.5,
+            "region": "eu-west",
+        }
+        for n in range(rows)
+    ]
+    times: dict[str, list[float]] = {"graphql": [], "ndjson": []}
+    for _ in range(20):
+        started = time.perf_counter()
+        graphql_body(API_REQUESTS, batch)
+        times["graphql"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        ndjson_body(batch)
+        times["ndjson"].append((time.perf_counter() - started) * 1000)
+    return statistics.median(times["graphql"]), statistics.median(times["ndjson"])
 
 
 def main() -> None:
@@ -157,11 +194,15 @@ def main() -> None:
         cases[-1][1].track_request("/bench/opens-the-breaker", 200, 1.0)  # type: ignore[union-attr]
         cases[-1][1].flush_sync(2)  # type: ignore[union-attr]
         for name, tracker in cases:
-            p50, p99 = added_latency(tracker, args.requests)
+            added, round_trips = latencies(tracker, args.requests)
+            p50, p99 = _p50_p99(added)
             print(f"middleware added, {name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+            print("  round trip: p50 {:.3f} ms, p99 {:.3f} ms".format(*_p50_p99(round_trips)))
             if tracker is not None:
                 print(f"  tracker: {dict(tracker.stats)}")
                 tracker.close()
+        graphql_ms, ndjson_ms = encoding_ms()
+        print(f"encoding 1,000 rows: GraphQL {graphql_ms:.1f} ms, NDJSON {ndjson_ms:.1f} ms")
         print(f"sender sustained: {sender_rows_per_second(url, args.rows):,.0f} rows/s")
 
 

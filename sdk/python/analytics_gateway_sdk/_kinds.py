@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+
+import orjson
 
 Row = dict[str, Any]
 
@@ -44,31 +45,30 @@ ACTUALS = Kind("actuals", "recordActuals", "actuals", "ActualInput", None)
 METRICS = Kind("metrics", "recordMetrics", "samples", "MetricSampleInput", "metrics")
 
 
+@functools.cache
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
 
-def _wire_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+def _fallback(value: object) -> object:
+    """Numbers orjson does not know (Decimal, numpy) as floats, anything else as text:
+    a row that cannot be encoded would otherwise fail its whole batch forever."""
+    if hasattr(value, "__float__"):
+        return float(value)
+    return str(value)
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, default=_wire_value)
-
-
+# orjson, not json: a 1,000-row batch encodes in about 0.3 ms instead of 8-13 ms, time
+# in which the sender thread holds the GIL and the host's event loop waits
+# (bench/sdk_overhead.py measures both).
 def graphql_body(kind: Kind, rows: Sequence[Row]) -> bytes:
-    """The JSON body of the GraphQL request for a batch (input fields in camelCase).
-
-    Encoded a row at a time: one json.dumps of a whole batch holds the GIL for
-    milliseconds, a stall the host's event loop would feel.
-    """
-    encoded = ",".join(_dumps({_camel(key): value for key, value in row.items()}) for row in rows)
-    return f'{{"query":{_dumps(kind.document)},"variables":{{"rows":[{encoded}]}}}}'.encode()
+    """The JSON body of the GraphQL request for a batch (input fields in camelCase)."""
+    camel_rows = [{_camel(key): value for key, value in row.items()} for row in rows]
+    query = {"query": kind.document, "variables": {"rows": camel_rows}}
+    return orjson.dumps(query, default=_fallback)
 
 
 def ndjson_body(rows: Sequence[Row]) -> bytes:
     """The NDJSON body of a batch: one object a line, fields in snake_case as tracked."""
-    return "\n".join(_dumps(row) for row in rows).encode()
+    return b"\n".join(orjson.dumps(row, default=_fallback) for row in rows)

@@ -116,8 +116,8 @@ class Sender:
         self._thread.join(timeout=0.5)
         if not self._thread.is_alive():
             left = self._held + self._queue.take(len(self._queue))
-            self.dropped += sum(len(rows) for _, rows in left)
             self._held = []
+            self._settle([row for _, rows in left for row in rows], dropped=True)
             self._transport.close()
         return flushed
 

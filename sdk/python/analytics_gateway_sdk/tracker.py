@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import itertools
 import logging
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,16 @@ class TrackerOptions:
 def _row(**fields: Any) -> Row:
     """The fields that were given; omitted ones take the gateway's defaults."""
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _finite(value: float | None) -> float | None:
+    """A number JSON can carry: one NaN in a GraphQL batch would fail all of it."""
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value} is not a finite number")
+    return number
 
 
 class Tracker:
@@ -99,6 +110,11 @@ class Tracker:
     def _new_id(self) -> str:
         return f"{self._id_prefix}-{next(self._ids)}"
 
+    def _refuse(self, what: str, error: Exception) -> None:
+        """A row the caller built wrong: dropped and logged, never raised into the host."""
+        self._queue.drop()
+        logger.warning("analytics gateway: %s: %s", what, error)
+
     def _add(self, kind: Kind, row: Row) -> None:
         if self._closed or self._breaker.is_open():
             self._queue.drop()
@@ -138,10 +154,10 @@ class Tracker:
                 event_type=event_type,
                 user_id=user_id,
                 session_id=session_id,
-                duration_ms=duration_ms,
+                duration_ms=_finite(duration_ms),
                 error_code=error_code,
-                page_load_time_ms=page_load_time_ms,
-                api_latency_ms=api_latency_ms,
+                page_load_time_ms=_finite(page_load_time_ms),
+                api_latency_ms=_finite(api_latency_ms),
                 is_error=is_error,
                 source=source,
                 device_type=device_type,
@@ -149,8 +165,8 @@ class Tracker:
                 properties=properties,
             )
             self._add(PRODUCT_EVENTS, row)
-        except Exception:
-            logger.exception("analytics gateway: product event not tracked")
+        except Exception as error:
+            self._refuse("product event not tracked", error)
         return event_id
 
     def track_request(
@@ -177,8 +193,8 @@ class Tracker:
                 timestamp=timestamp or datetime.now(UTC),
                 endpoint=endpoint,
                 method=method,
-                status_code=status_code,
-                latency_ms=latency_ms,
+                status_code=int(status_code),
+                latency_ms=_finite(latency_ms),
                 region=region,
                 device_type=device_type,
                 document_type=document_type,
@@ -187,8 +203,8 @@ class Tracker:
                 session_id=session_id,
             )
             self._add(API_REQUESTS, row)
-        except Exception:
-            logger.exception("analytics gateway: request not tracked")
+        except Exception as error:
+            self._refuse("request not tracked", error)
         return request_id
 
     def track_prediction(
@@ -213,20 +229,21 @@ class Tracker:
                 model_version=model_version,
                 environment=environment,
                 features=features,
-                predicted_value=predicted_value,
-                actual_value=actual_value,
+                predicted_value=_finite(predicted_value),
+                actual_value=_finite(actual_value),
             )
             self._add(PREDICTIONS, row)
-        except Exception:
-            logger.exception("analytics gateway: prediction not tracked")
+        except Exception as error:
+            self._refuse("prediction not tracked", error)
         return prediction_id
 
     def record_actual(self, prediction_id: str, actual_value: float) -> str:
         """Record an ActualInput: the ground truth of an earlier prediction."""
         try:
-            self._add(ACTUALS, {"prediction_id": prediction_id, "actual_value": actual_value})
-        except Exception:
-            logger.exception("analytics gateway: actual not recorded")
+            row = _row(prediction_id=prediction_id, actual_value=_finite(actual_value))
+            self._add(ACTUALS, row)
+        except Exception as error:
+            self._refuse("actual not recorded", error)
         return prediction_id
 
     def record_metric(
@@ -246,15 +263,15 @@ class Tracker:
             row = _row(
                 name=name,
                 type=type.upper(),
-                value=value,
+                value=_finite(value),
                 timestamp=timestamp or datetime.now(UTC),
                 tags=tags,
                 unit=unit,
                 source=source,
             )
             self._add(METRICS, row)
-        except Exception:
-            logger.exception("analytics gateway: metric not recorded")
+        except Exception as error:
+            self._refuse("metric not recorded", error)
         return name
 
     def flush_sync(self, timeout: float | None = None) -> bool:
