@@ -204,7 +204,10 @@ def serving(app: Any) -> Iterator[httpx.Client]:
     try:
         assert wait_until(lambda: server.started, 30), "uvicorn did not start"
         port = sock.getsockname()[1]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        # A connection per request: uvicorn closes one after an unhandled exception, and
+        # the next request on it would race that close.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=fresh) as http:
             yield http
     finally:
         server.should_exit = True
