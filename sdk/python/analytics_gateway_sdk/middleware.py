@@ -20,8 +20,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UserIds = str | tuple[str | None, str | None] | None
 
-# The endpoint of a request no route matched: one name, so scanners cannot blow up
-# the endpoint count with random paths.
+# The endpoint of a request a Starlette router saw and no route matched (404s,
+# slash redirects): one name, so scanners cannot blow up the endpoint count.
 UNMATCHED = "(unmatched)"
 
 
@@ -114,7 +114,7 @@ class AnalyticsMiddleware:
             latency_ms = (time.perf_counter() - started) * 1000.0
             if not self._keeps(scope, status, latency_ms):
                 return
-            endpoint = route_template(scope) or (UNMATCHED if status == 404 else scope["path"])
+            endpoint = route_template(scope) or (UNMATCHED if "router" in scope else scope["path"])
             user, session = self._user_ids(scope)
             self.tracker.track_request(
                 endpoint,

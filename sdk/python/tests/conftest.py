@@ -188,6 +188,13 @@ def service(tracker: Tracker, prefix: str, **middleware: Any) -> FastAPI:
         await asyncio.sleep(0.08)
         return {"slow": True}
 
+    mounted = FastAPI()
+
+    @mounted.get("/items/{item_id}")
+    async def item(item_id: str) -> dict[str, str]:
+        return {"id": item_id}
+
+    app.mount(prefix + "/v2", mounted)
     return app
 
 
