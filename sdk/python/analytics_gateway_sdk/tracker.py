@@ -44,6 +44,19 @@ class TrackerOptions:
     shutdown_timeout: float = 5.0
     transport: TransportName = "auto"
 
+    def __post_init__(self) -> None:
+        """Refuse a configuration that cannot work, at startup rather than silently later."""
+        for name in ("max_queue", "batch_size", "breaker_threshold"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("flush_interval", "timeout", "backoff_base", "backoff_max"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be more than 0 seconds, not {getattr(self, name)}")
+        if self.breaker_cooldown < 0 or self.shutdown_timeout < 0:
+            raise ValueError("breaker_cooldown and shutdown_timeout cannot be negative")
+        if self.transport not in ("auto", "ndjson", "graphql"):
+            raise ValueError(f"transport is auto, ndjson or graphql, not {self.transport!r}")
+
 
 def _row(**fields: Any) -> Row:
     """The fields that were given; omitted ones take the gateway's defaults."""
@@ -65,7 +78,8 @@ class Tracker:
 
     Tracking calls queue a row and return at once: they never raise and never
     block. They return the row's id, generated here so that a resent batch is
-    stored once. Options: see TrackerOptions.
+    stored once. Options: see TrackerOptions; an unknown option is a TypeError and an
+    impossible value a ValueError, here at construction.
     """
 
     def __init__(self, url: str, token: str | None = None, **options: Any) -> None:

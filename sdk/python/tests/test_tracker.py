@@ -13,6 +13,7 @@ from collections import Counter
 
 import httpx
 import psycopg
+import pytest
 from analytics_gateway_sdk import Tracker
 from conftest import ADMIN_SECRET, Gateway, service, serving, wait_until
 from flaky import FlakyFront
@@ -219,3 +220,12 @@ def test_process_exit_flushes_through_atexit(gateway: Gateway, prefix: str) -> N
     )
     assert done.returncode == 0, done.stderr
     assert gateway.endpoint_statuses(prefix) == Counter({(f"{prefix}/exit", "201"): 4})
+
+
+def test_options_are_checked_when_the_tracker_is_made() -> None:
+    with pytest.raises(TypeError, match="max_queu"):
+        Tracker("http://127.0.0.1:9", max_queu=10)
+    with pytest.raises(ValueError, match="batch_size must be at least 1, not 0"):
+        Tracker("http://127.0.0.1:9", batch_size=0)
+    with pytest.raises(ValueError, match="transport is auto, ndjson or graphql"):
+        Tracker("http://127.0.0.1:9", transport="grpc")
