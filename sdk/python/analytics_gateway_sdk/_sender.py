@@ -165,7 +165,8 @@ class Sender:
             try:
                 delivered = self._transport.send(kind, rows)
             except RetryableFailure as failure:
-                self._breaker.record_failure()
+                if not failure.busy:
+                    self._breaker.record_failure()
                 attempt += 1
                 logger.debug("analytics gateway send failed (%s); retrying", failure)
                 wait = failure.retry_after or self._breaker.wait_time() or self._backoff(attempt)

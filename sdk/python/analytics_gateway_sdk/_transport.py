@@ -29,11 +29,13 @@ class Delivered:
 
 
 class RetryableFailure(Exception):
-    """The batch did not get through, and the same batch may succeed later."""
+    """The batch did not get through, and the same batch may succeed later. `busy`: the
+    gateway is up and asks to come back later (429), which is no sign of failure."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, busy: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.busy = busy
 
 
 class FatalFailure(Exception):
@@ -58,7 +60,11 @@ def _check_status(response: httpx.Response) -> None:
         return
     detail = f"HTTP {response.status_code}: {response.text[:200]}"
     if response.status_code in _RETRYABLE_STATUSES:
-        raise RetryableFailure(detail, retry_after_seconds(response.headers.get("retry-after")))
+        raise RetryableFailure(
+            detail,
+            retry_after_seconds(response.headers.get("retry-after")),
+            busy=response.status_code == 429,
+        )
     raise FatalFailure(detail)
 
 

@@ -13,7 +13,8 @@ import httpx
 
 
 class FlakyFront:
-    """Answers its first requests by `script` ("503 retry-after N": a 503 with Retry-After;
+    """Answers its first requests by `script` ("503 retry-after N": that status with
+    Retry-After;
     "lose the answer": forward, then hang up without answering), then forwards."""
 
     def __init__(self, upstream: str, script: list[str]) -> None:
@@ -26,8 +27,8 @@ class FlakyFront:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 front.times.append(time.monotonic())
                 action = actions.popleft() if actions else "forward"
-                if action.startswith("503 retry-after"):
-                    self.send_response(503)
+                if " retry-after " in action:
+                    self.send_response(int(action.split()[0]))
                     self.send_header("Retry-After", action.rsplit(" ", 1)[1])
                     self.send_header("Content-Length", "0")
                     self.end_headers()

@@ -124,7 +124,8 @@ def test_gateway_outage_keeps_the_app_fast_and_queued_rows_arrive_once_it_is_bac
 def test_retry_after_is_honoured_and_a_batch_whose_answer_was_lost_is_stored_once(
     gateway: Gateway, prefix: str
 ) -> None:
-    with FlakyFront(gateway.url, ["503 retry-after 1", "lose the answer"]) as front:
+    script = ["503 retry-after 1", "lose the answer"]
+    with FlakyFront(gateway.url, script) as front:
         tracker = Tracker(front.url, ADMIN_SECRET, transport="graphql", **FAST)
         for number in range(3):
             tracker.track_request(f"{prefix}/pay", 200, float(number))
@@ -138,6 +139,25 @@ def test_retry_after_is_honoured_and_a_batch_whose_answer_was_lost_is_stored_onc
     # The lost answer's rows were stored; the resend finds them as duplicates.
     assert (stats["sent"], stats["duplicates"], stats["retried"]) == (3, 3, 2 * 3)
     assert gateway.endpoint_statuses(prefix) == Counter({(f"{prefix}/pay", "200"): 3})
+
+
+def test_a_busy_gateway_is_waited_for_without_opening_the_breaker(
+    gateway: Gateway, prefix: str
+) -> None:
+    # Two 429s would open a breaker of threshold 2 if they counted as failures, and
+    # its 60 s cool-down would outlast the flush.
+    with FlakyFront(gateway.url, ["429 retry-after 1", "429 retry-after 1"]) as front:
+        tracker = Tracker(front.url, ADMIN_SECRET, breaker_threshold=2, breaker_cooldown=60, **FAST)
+        tracker.track_request(f"{prefix}/busy", 200, 1.0)
+        assert tracker.flush_sync(15)
+        stats = dict(tracker.stats)
+        tracker.close()
+        sends = list(front.times)
+
+    assert stats["breaker"] == "closed"
+    assert (stats["sent"], stats["retried"]) == (1, 2)
+    assert sends[2] - sends[0] >= 2.0
+    assert gateway.endpoint_statuses(prefix) == Counter({(f"{prefix}/busy", "200"): 1})
 
 
 def test_a_full_queue_drops_and_counts_without_blocking() -> None:
