@@ -7,6 +7,7 @@ import atexit
 import itertools
 import logging
 import math
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,26 +85,33 @@ class Tracker:
 
     def __init__(self, url: str, token: str | None = None, **options: Any) -> None:
         self.options = TrackerOptions(**options)
+        self._url, self._token = url, token
+        self._closed = False
+        self._start()
+        atexit.register(self.close)
+        # Threads do not survive a fork (gunicorn --preload, multiprocessing): the child
+        # needs a sender of its own, and ids of its own so its rows are not duplicates.
+        os.register_at_fork(after_in_child=self._start)
+
+    def _start(self) -> None:
+        """A fresh queue, breaker, HTTP client, sender thread and id prefix."""
+        options = self.options
         self._id_prefix = secrets.token_hex(6)
         self._ids = itertools.count(1)
-        self._closed = False
-        self._queue = RowQueue(self.options.max_queue)
-        self._breaker = CircuitBreaker(
-            self.options.breaker_threshold, self.options.breaker_cooldown
-        )
-        self._transport = Transport(url, token, self.options.timeout, self.options.transport)
+        self._queue = RowQueue(options.max_queue)
+        self._breaker = CircuitBreaker(options.breaker_threshold, options.breaker_cooldown)
+        self._transport = Transport(self._url, self._token, options.timeout, options.transport)
         self._sender = Sender(
             self._queue,
             self._transport,
             self._breaker,
             SenderOptions(
-                self.options.batch_size,
-                self.options.flush_interval,
-                self.options.backoff_base,
-                self.options.backoff_max,
+                options.batch_size,
+                options.flush_interval,
+                options.backoff_base,
+                options.backoff_max,
             ),
         )
-        atexit.register(self.close)
 
     @property
     def stats(self) -> Mapping[str, Any]:

@@ -249,3 +249,29 @@ def test_options_are_checked_when_the_tracker_is_made() -> None:
         Tracker("http://127.0.0.1:9", batch_size=0)
     with pytest.raises(ValueError, match="transport is auto, ndjson or graphql"):
         Tracker("http://127.0.0.1:9", transport="grpc")
+
+
+def test_a_forked_child_sends_its_own_rows_under_ids_of_its_own(
+    gateway: Gateway, prefix: str
+) -> None:
+    script = (
+        "import os, sys\n"
+        "from analytics_gateway_sdk import Tracker\n"
+        "tracker = Tracker(sys.argv[1], sys.argv[2], flush_interval=600)\n"
+        "child = os.fork()\n"
+        "name = sys.argv[3] + ('/child' if child == 0 else '/parent')\n"
+        "for n in range(3 if child == 0 else 2):\n"
+        "    tracker.track_request(name, 200, float(n))\n"
+        "if child:\n"
+        "    os.waitpid(child, 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, gateway.url, ADMIN_SECRET, prefix],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert gateway.endpoint_statuses(prefix) == Counter(
+        {(f"{prefix}/child", "200"): 3, (f"{prefix}/parent", "200"): 2}
+    )
