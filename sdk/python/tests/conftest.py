@@ -185,7 +185,7 @@ def service(tracker: Tracker, prefix: str, **middleware: Any) -> FastAPI:
 
     @app.get(prefix + "/api/slow")
     async def slow() -> dict[str, bool]:
-        await asyncio.sleep(0.08)
+        await asyncio.sleep(0.35)
         return {"slow": True}
 
     mounted = FastAPI()
