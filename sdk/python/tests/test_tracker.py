@@ -112,7 +112,7 @@ def test_gateway_outage_keeps_the_app_fast_and_queued_rows_arrive_once_it_is_bac
     tracker.close()
 
     # The HTTP timeout is 2 s: an app that waited on the gateway would show it.
-    assert max(latencies) < 0.5, sorted(latencies)[-3:]
+    assert max(latencies) < 1.0, sorted(latencies)[-3:]
     assert during["dropped"] >= 1
     assert after["retried"] >= 1
     assert after["dropped"] == during["dropped"]
