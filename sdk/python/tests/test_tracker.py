@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -119,6 +120,44 @@ def test_gateway_outage_keeps_the_app_fast_and_queued_rows_arrive_once_it_is_bac
     stored = gateway.endpoint_statuses(prefix)
     assert stored == Counter({(f"{prefix}/api/users/{{user_id}}", "200"): made - after["dropped"]})
     assert after["sent"] == made - after["dropped"]
+
+
+def test_a_gateway_that_never_answers_costs_the_app_nothing(prefix: str) -> None:
+    # A socket that listens and never accepts: connections open, answers never come.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        tracker = Tracker(
+            f"http://127.0.0.1:{silent.getsockname()[1]}",
+            timeout=1.0,
+            breaker_threshold=2,
+            breaker_cooldown=60,
+            flush_interval=0.05,
+            backoff_base=0.02,
+            shutdown_timeout=0.5,
+        )
+        latencies: list[float] = []
+        with serving(service(tracker, prefix)) as http:
+
+            def request() -> None:
+                started = time.perf_counter()
+                assert http.get(f"{prefix}/api/users/1").status_code == 200
+                latencies.append(time.perf_counter() - started)
+
+            deadline = time.monotonic() + 20
+            while tracker.stats["breaker"] != "open" and time.monotonic() < deadline:
+                request()
+                time.sleep(0.02)
+            opened = dict(tracker.stats)
+            for _ in range(10):
+                request()
+            during = dict(tracker.stats)
+        tracker.close()
+
+    assert opened["breaker"] == "open"
+    # Each send waited out the 1 s timeout; the app's requests never did.
+    assert max(latencies) < 0.5, sorted(latencies)[-3:]
+    assert during["dropped"] - opened["dropped"] == 10
 
 
 def test_retry_after_is_honoured_and_a_batch_whose_answer_was_lost_is_stored_once(
