@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -23,6 +24,7 @@ UserIds = str | tuple[str | None, str | None] | None
 # The endpoint of a request a Starlette router saw and no route matched (404s,
 # slash redirects): one name, so scanners cannot blow up the endpoint count.
 UNMATCHED = "(unmatched)"
+CLIENT_CLOSED = 499
 
 
 def route_template(scope: Scope) -> str | None:
@@ -87,9 +89,13 @@ class AnalyticsMiddleware:
 
         try:
             await self.app(scope, receive, send_status)
-        except BaseException as error:
+        except Exception as error:
             # Unhandled: the server answers 500, whatever was sent before.
             self._record(scope, 500, started, started_at, type(error).__name__)
+            raise
+        except asyncio.CancelledError:
+            # The client went away mid-request (nginx's 499), not the app failing.
+            self._record(scope, CLIENT_CLOSED, started, started_at, "CancelledError")
             raise
         self._record(scope, status, started, started_at, None)
 

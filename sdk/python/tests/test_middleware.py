@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -46,7 +47,7 @@ def test_requests_appear_in_endpoint_stats_under_route_templates_with_statuses(
     assert [(s["value"], s["metrics"]["requests"]) for s in methods["regions"]] == [("eu-west", 2)]
 
 
-async def test_unhandled_exception_is_recorded_as_500_and_reraised_unchanged(
+async def test_unhandled_exception_is_recorded_as_500_and_reraised_unchanged_a_cancel_as_499(
     gateway: Gateway, prefix: str
 ) -> None:
     tracker = Tracker(gateway.url, ADMIN_SECRET, flush_interval=0.1)
@@ -66,6 +67,13 @@ async def test_unhandled_exception_is_recorded_as_500_and_reraised_unchanged(
     with pytest.raises(LookupError) as caught:
         await middleware(scope, receive, send)
     assert caught.value is raised
+
+    async def abandoned_app(scope: Any, receive: Any, send: Any) -> None:
+        raise asyncio.CancelledError
+
+    gone = {**scope, "path": f"{prefix}/gone"}
+    with pytest.raises(asyncio.CancelledError):
+        await AnalyticsMiddleware(abandoned_app, tracker=tracker)(gone, receive, send)
     assert await tracker.flush(10)
     tracker.close()
 
@@ -75,7 +83,9 @@ async def test_unhandled_exception_is_recorded_as_500_and_reraised_unchanged(
         {"name": f"{prefix}/raw"},
     )["endpoint"]["stats"]
     assert stored == {"requests": 1, "errorCount": 1, "topErrorReason": "LookupError"}
-    assert gateway.endpoint_statuses(prefix) == Counter({(f"{prefix}/raw", "500"): 1})
+    assert gateway.endpoint_statuses(prefix) == Counter(
+        {(f"{prefix}/raw", "500"): 1, (f"{prefix}/gone", "499"): 1}
+    )
 
 
 def test_sampling_drops_fast_successes_but_keeps_errors_and_slow_requests(
