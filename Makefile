@@ -9,8 +9,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The SDK (sdk/python) is a separate distribution; it shares the venv so its tests can
+# start the gateway.
 install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e sdk/python
 	$(BIN)/python -m gateway.assets
 
 demo: $(BIN)/python
@@ -22,8 +24,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd sdk/python && $(abspath $(BIN))/mypy
 
+# Two runs: the server's tests/ and the SDK's tests/ are different `tests` packages.
 pytest: install
 	$(BIN)/pytest
+	cd sdk/python && $(abspath $(BIN))/pytest
 
 test: lint pytest
