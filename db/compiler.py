@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -28,6 +28,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
+
+if TYPE_CHECKING:
+    from db.rollups import Rollup
 
 GRANULARITIES = ("minute", "hour", "day")
 # Ties "then value" are broken in code-point order (as Python's sorted() does),
@@ -64,6 +67,7 @@ class Fact:
     filters: Mapping[str, ColumnElement[Any]]
     rank: ColumnElement[Any]
     errors: ErrorLabels | None = None
+    rollup: Rollup | None = None
 
     def empty_values(self, measures: frozenset[str]) -> dict[str, Any]:
         """The measures' values over zero rows (0 for counts and rates, None otherwise)."""
@@ -128,36 +132,54 @@ def _matches(column: ColumnElement[Any], values: FilterValues) -> ColumnElement[
 
 
 def compile_aggregate(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> Select[Any]:
-    """One statement answering query for every entity in entity_ids.
+    """One statement answering query for every entity in entity_ids, from raw rows.
 
     Columns: ``entity_id``, then ``group_key`` (a dimension's text) or
     ``bucket`` when grouped, then one column per selected measure.
     Grouped rows come ranked (breakdown) or in time order (timeseries).
     """
-    entity = fact.entity.label("entity_id")
-    keys: list[ColumnElement[Any]] = [entity]
-    order: list[Any] = []
+    key: ColumnElement[Any] | None = None
     if query.group_by is not None:
-        key = dimension_value(fact.dimensions[query.group_by]).label("group_key")
-        keys.append(key)
-        order = [fact.rank.desc(), key.element.collate(CODE_POINT)]
+        key = dimension_value(fact.dimensions[query.group_by])
     elif query.granularity is not None:
-        bucket = func.date_trunc(query.granularity, fact.time, "UTC").label("bucket")
-        keys.append(bucket)
-        order = [bucket]
-    measures = [fact.measures[name].expression.label(name) for name in sorted(query.measures)]
+        key = func.date_trunc(query.granularity, fact.time, "UTC")
+    measures = {name: fact.measures[name].expression for name in query.measures}
+    where = where_clauses(fact, query, entity_ids)
+    return grouped_statement(query, fact.entity, key, measures, fact.rank, where)
+
+
+def grouped_statement(
+    query: AggregateQuery,
+    entity: ColumnElement[Any],
+    key: ColumnElement[Any] | None,
+    measures: Mapping[str, ColumnElement[Any]],
+    rank: ColumnElement[Any],
+    where: Sequence[Any],
+) -> Select[Any]:
+    """Group measures by entity (and key), ordered and limited as query asks.
+
+    Shared by raw rows and rollups, so both answer in the same shape and order.
+    """
+    entity_id = entity.label("entity_id")
+    keys: list[ColumnElement[Any]] = [entity_id]
+    order: list[Any] = []
+    if key is not None and query.group_by is not None:
+        keys.append(key.label("group_key"))
+        order = [rank.desc(), key.collate(CODE_POINT)]
+    elif key is not None:
+        keys.append(key.label("bucket"))
+        order = [key]
+    labelled = [measures[name].label(name) for name in sorted(measures)]
     statement = (
-        select(*keys, *measures)
-        .where(and_(*where_clauses(fact, query, entity_ids)))
-        .group_by(*[k.element for k in keys])
+        select(*keys, *labelled).where(*where).group_by(entity, *([key] if key is not None else []))
     )
     if query.limit is None or query.group_by is None:
-        return statement.order_by(entity, *order)
+        return statement.order_by(entity_id, *order)
     ranked = statement.add_columns(
-        func.row_number().over(partition_by=fact.entity, order_by=order).label("position")
+        func.row_number().over(partition_by=entity, order_by=order).label("position")
     ).subquery("ranked")
     return (
-        select(*[ranked.c[c.name] for c in (*keys, *measures)])
+        select(*[ranked.c[c.name] for c in (*keys, *labelled)])
         .where(ranked.c.position <= query.limit)
         .order_by(ranked.c.entity_id, ranked.c.position)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from db.engine import Database
 from gateway.auth import authenticate
+from gateway.maintenance import maintain_forever
 from gateway.settings import Settings
 from resolvers.context import GatewayContext
 from schema.root import schema
@@ -39,7 +41,9 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        maintenance = asyncio.create_task(maintain_forever(database, settings))
         yield
+        maintenance.cancel()
         if owns_database:
             await database.dispose()
 

@@ -27,8 +27,13 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1_000, ge=1)
     future_tolerance_seconds: int = Field(default=300, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+    retention_days: int | None = Field(default=None, ge=1, description="raw fact rows kept")
+    rollup_retention_days: int | None = Field(default=None, ge=1, description="rollups kept")
+    maintenance_interval_seconds: int = Field(default=3600, ge=1)
 
-    @field_validator("database_url", "admin_token", mode="before")
+    @field_validator(
+        "database_url", "admin_token", "retention_days", "rollup_retention_days", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """An empty environment variable means the setting is not set."""

@@ -6,14 +6,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from db.migrate import alembic_config
+from db.facts.all import FACTS
+from db.migrate import alembic_config, include_object
 from db.tables import metadata
 
 
 async def test_migrations_match_the_declared_tables(db):
     def differences(sync_conn):
-        return compare_metadata(MigrationContext.configure(sync_conn), metadata)
+        context = MigrationContext.configure(sync_conn, opts={"include_object": include_object})
+        return compare_metadata(context, metadata)
 
+    assert all(fact.rollup is None or fact.rollup.table in metadata.sorted_tables for fact in FACTS)
     async with db.read() as conn:
         assert await conn.run_sync(differences) == []
 
