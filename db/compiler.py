@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     Column,
     Float,
+    FromClause,
     Select,
     String,
     and_,
@@ -155,6 +156,7 @@ def grouped_statement(
     measures: Mapping[str, ColumnElement[Any]],
     rank: ColumnElement[Any],
     where: Sequence[Any],
+    source: FromClause | None = None,
 ) -> Select[Any]:
     """Group measures by entity (and key), ordered and limited as query asks.
 
@@ -170,9 +172,10 @@ def grouped_statement(
         keys.append(key.label("bucket"))
         order = [key]
     labelled = [measures[name].label(name) for name in sorted(measures)]
-    statement = (
-        select(*keys, *labelled).where(*where).group_by(entity, *([key] if key is not None else []))
-    )
+    statement = select(*keys, *labelled).where(*where)
+    if source is not None:
+        statement = statement.select_from(source)
+    statement = statement.group_by(entity, *([key] if key is not None else []))
     if query.limit is None or query.group_by is None:
         return statement.order_by(entity_id, *order)
     ranked = statement.add_columns(

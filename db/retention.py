@@ -60,8 +60,8 @@ async def drop_expired_rollups(conn: AsyncConnection, now: datetime, rollup_days
     keep_from = midnight((now - timedelta(days=rollup_days)).date())
     removed = 0
     for fact in FACTS:
-        if fact.rollup is not None:
-            stored = fact.rollup.table
+        for grain in fact.rollup.grains if fact.rollup is not None else ():
+            stored = grain.table
             result = await conn.execute(stored.delete().where(stored.c.bucket < keep_from))
             removed += result.rowcount
     return removed

@@ -1,11 +1,14 @@
-"""Hourly rollups of a fact table, declared beside its measures.
+"""Rollups of a fact table, declared beside its measures.
 
 A rollup row holds mergeable parts (counts and sums add, maxima take the
 greatest, latency sketches add bin by bin; see db.sketch) for one entity,
-one hour and one grouping: ``dimension`` is "" for the entity's totals or a
-dimension key, and ``group_key`` that dimension's text. One row per
-grouping value, not per combination of dimensions, keeps the table small:
-a question with filters is answered from raw rows instead.
+one time bucket and one grouping: ``dimension`` is "" for the entity's totals
+or a dimension key, and ``group_key`` that dimension's text. Two grains:
+hourly rows of the totals (timeseries, and the hours at the edges of a
+range) and daily rows of the totals and of each single dimension
+(breakdowns, long ranges). One row per dimension value, not per combination
+of dimensions, keeps them small: a question with filters is answered from
+raw rows instead.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from sqlalchemy.types import TypeEngine
 from db.compiler import rate
 from db.tables import metadata
 
-GRAIN = timedelta(hours=1)
 SUM, MAX, SKETCH = "sum", "max", "sketch"
 TOTALS = ""  # the grouping of an entity's totals
 
@@ -47,14 +49,16 @@ class Part:
     raw: ColumnElement[Any]
     merge: str
     type_: TypeEngine[Any]
+    source: ColumnElement[Any] | None = None  # the sketched column
 
     def merged(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        """The part over many rollup rows, typed as over raw rows."""
+        """A count, sum or maximum over many rollup rows, typed as over raw rows.
+
+        Sketches are merged bin by bin instead (db.sketch.quantiles).
+        """
         if self.merge == SUM:
             return cast(func.sum(column), self.type_)
-        if self.merge == MAX:
-            return func.max(column)
-        return func.sketch_merge(column)
+        return func.max(column)
 
     def combined(self, stored: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[Any]:
         """A stored rollup value with a new batch's value for the same row folded in."""
@@ -67,10 +71,23 @@ class Part:
 
 @dataclass(frozen=True)
 class Rolled:
-    """A measure over merged parts, and the parts it reads (only those are computed)."""
+    """A measure over merged parts and the parts it reads (only those are computed),
+    or a percentile of a sketch part."""
 
-    parts: tuple[str, ...]
-    build: Callable[[Parts], ColumnElement[Any]]
+    parts: tuple[str, ...] = ()
+    build: Callable[[Parts], ColumnElement[Any]] | None = None
+    sketch: str | None = None
+    fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One rollup table: its bucket width, and whether it holds dimension groupings."""
+
+    unit: str
+    step: timedelta
+    table: Table
+    by_dimension: bool
 
 
 @dataclass(frozen=True)
@@ -81,7 +98,7 @@ class Rollup:
     exact mergeable form: a question asking for it is answered from raw rows.
     """
 
-    table: Table
+    grains: tuple[Grain, ...]  # coarsest first
     parts: Mapping[str, Part]
     measures: Mapping[str, Rolled]
     rank: str
@@ -110,7 +127,8 @@ def max_part(column: ColumnElement[Any]) -> Part:
 
 def sketch_part(column: ColumnElement[Any]) -> Part:
     """A log-bucket sketch of a column's non-null values (db.sketch)."""
-    return Part(func.sketch_pack(func.array_agg(func.sketch_bin(column))), SKETCH, JSONB())
+    packed = func.sketch_pack(func.array_agg(func.sketch_bin(column)))
+    return Part(packed, SKETCH, JSONB(), source=column)
 
 
 def mean(total: str, present: str) -> Rolled:
@@ -125,7 +143,7 @@ def ratio(numerator: str, denominator: str) -> Rolled:
 
 def quantile(sketch: str, fraction: float) -> Rolled:
     """A percentile from a sketch part, within the sketch's relative error."""
-    return Rolled((sketch,), lambda p: func.sketch_quantile(p[sketch], fraction))
+    return Rolled(sketch=sketch, fraction=fraction)
 
 
 def part(name: str) -> Rolled:
@@ -133,10 +151,18 @@ def part(name: str) -> Rolled:
     return Rolled((name,), lambda p: p[name])
 
 
-def rollup_table(fact_name: str, parts: Mapping[str, Part]) -> Table:
-    """The hourly rollup table of a fact; its key leads with the entity (Citus rule)."""
+def grains(fact_name: str, parts: Mapping[str, Part]) -> tuple[Grain, ...]:
+    """A fact's daily (totals and dimensions) and hourly (totals) rollup tables."""
+    return (
+        Grain("day", timedelta(days=1), _table(f"{fact_name}_daily", parts), True),
+        Grain("hour", timedelta(hours=1), _table(f"{fact_name}_hourly", parts), False),
+    )
+
+
+def _table(name: str, parts: Mapping[str, Part]) -> Table:
+    """A rollup table; its key leads with the entity (Citus rule)."""
     return Table(
-        f"{fact_name}_hourly",
+        name,
         metadata,
         Column("entity", Text, nullable=False),
         Column("dimension", Text, nullable=False),
@@ -147,9 +173,9 @@ def rollup_table(fact_name: str, parts: Mapping[str, Part]) -> Table:
     )
 
 
-def aligned(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """The whole hours inside [start, end), or None when there is none."""
+def aligned(start: datetime, end: datetime, step: timedelta) -> tuple[datetime, datetime] | None:
+    """The whole buckets of width step (from the epoch, UTC) inside [start, end)."""
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    first = epoch + -((epoch - start) // GRAIN) * GRAIN  # start rounded up
-    last = epoch + ((end - epoch) // GRAIN) * GRAIN  # end rounded down
+    first = epoch + -((epoch - start) // step) * step  # start rounded up
+    last = epoch + ((end - epoch) // step) * step  # end rounded down
     return (first, last) if first < last else None

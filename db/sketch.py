@@ -5,14 +5,19 @@ a = 0.0099, and a bin stands for 2 * gamma**bin / (gamma + 1): every value of
 the bin is within a (< 1%) of it, relative. Zero has its own bin, negative
 values mirror the positive ones below it. A sketch is a jsonb object
 {bin: count}; two sketches merge by adding counts, so hourly sketches of a
-rollup combine into the sketch of any range. ``sketch_quantile`` finds the
-bins of the two order statistics percentile_cont interpolates between, so its
-answer is within 1% of percentile_cont's for non-negative values.
+rollup combine into the sketch of any range. ``quantiles`` finds the bins of
+the two order statistics percentile_cont interpolates between, so its answer
+is within 1% of percentile_cont's for non-negative values. It works on rows
+of (bin, count), set-based: no function runs per sketch or per group.
 
 The functions are created by the migrations (statements below).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import Subquery, func, select
 
 RELATIVE_ACCURACY = 0.0099
 
@@ -43,46 +48,49 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT coalesce(jsonb_object_agg(bin, n), '{}'::jsonb)
   FROM (SELECT bin, count(*) AS n FROM unnest(bins) AS bin WHERE bin IS NOT NULL GROUP BY bin) s
 $$""",
+    # Only the (small) second sketch is walked: a batch's bins fold into a stored row.
     """
 CREATE FUNCTION sketch_add(a jsonb, b jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
-  FROM (
-    SELECT k, sum(v::bigint) AS n
-    FROM (
-      SELECT key, value FROM jsonb_each_text(coalesce(a, '{}'::jsonb))
-      UNION ALL
-      SELECT key, value FROM jsonb_each_text(coalesce(b, '{}'::jsonb))
-    ) AS e(k, v)
-    GROUP BY k
-  ) s
-$$""",
-    "CREATE AGGREGATE sketch_merge(jsonb) (SFUNC = sketch_add, STYPE = jsonb)",
-    """
-CREATE FUNCTION sketch_quantile(s jsonb, fraction double precision) RETURNS double precision
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  WITH c AS (
-    SELECT k::integer AS bin,
-           sum(v::bigint) OVER (ORDER BY k::integer) AS cum,
-           sum(v::bigint) OVER () AS total
-    FROM jsonb_each_text(s) AS e(k, v)
-  ), p AS (SELECT fraction * (max(total) - 1) AS pos FROM c)
-  SELECT lo.v + (p.pos - floor(p.pos)) * (hi.v - lo.v)
-  FROM p
-  CROSS JOIN LATERAL (
-    SELECT sketch_value(bin) AS v FROM c WHERE cum > floor(p.pos) ORDER BY bin LIMIT 1
-  ) lo
-  CROSS JOIN LATERAL (
-    SELECT sketch_value(bin) AS v FROM c WHERE cum > ceil(p.pos) ORDER BY bin LIMIT 1
-  ) hi
+  SELECT coalesce(a, '{}'::jsonb) || coalesce(
+    (SELECT jsonb_object_agg(k, v::bigint + coalesce((a ->> k)::bigint, 0))
+     FROM jsonb_each_text(b) AS e(k, v)),
+    '{}'::jsonb)
 $$""",
 )
 
 DROP = (
-    "DROP FUNCTION sketch_quantile(jsonb, double precision)",
-    "DROP AGGREGATE sketch_merge(jsonb)",
     "DROP FUNCTION sketch_add(jsonb, jsonb)",
     "DROP FUNCTION sketch_pack(integer[])",
     "DROP FUNCTION sketch_value(integer)",
     "DROP FUNCTION sketch_bin(double precision)",
 )
+
+
+def quantiles(
+    bins: Subquery, fractions: Mapping[str, float], keys: Sequence[str], name: str
+) -> Subquery:
+    """Percentiles per group of (``keys``..., ``bin``, ``n``) rows, one column per name."""
+    group = [bins.c[k] for k in keys]
+    summed = (
+        select(*group, bins.c.bin, func.sum(bins.c.n).label("n"))
+        .group_by(*group, bins.c.bin)
+        .subquery(f"{name}_summed")
+    )
+    within = [summed.c[k] for k in keys]
+    ranked = select(
+        *within,
+        summed.c.bin,
+        func.sum(summed.c.n).over(partition_by=within, order_by=summed.c.bin).label("cum"),
+        func.sum(summed.c.n).over(partition_by=within).label("total"),
+    ).subquery(f"{name}_ranked")
+    columns = []
+    for measure, fraction in fractions.items():
+        position = fraction * (ranked.c.total - 1)
+        low = func.min(ranked.c.bin).filter(ranked.c.cum > func.floor(position))
+        high = func.min(ranked.c.bin).filter(ranked.c.cum > func.ceil(position))
+        value = func.sketch_value(low)
+        step = (position - func.floor(position)) * (func.sketch_value(high) - value)
+        columns.append((value + step).label(measure))
+    outer = [ranked.c[k] for k in keys]
+    return select(*outer, *columns).group_by(*outer, ranked.c.total).subquery(name)

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 
 from db.facts.all import FACTS
+from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest.batch import RowContext, ingest_batch
 from db.ingest.product_events import PRODUCT_EVENT
-from db.partitions import ensure_partitions, partition_name, partitions_of
+from db.partitions import day_of, ensure_partitions, partition_name, partitions_of
 from db.retention import drop_expired_raw, drop_expired_rollups
 from db.tables import product_events
+from gateway.maintenance import DAYS_AHEAD, maintain
 from tests.factories import (
     INGEST_PREDICTIONS,
     RECORD_ACTUALS,
+    at,
     prediction,
     product_event,
 )
 
 STATS = "{ stats { productEvents apiRequests predictions } }"
+
+
+def _hourly() -> Table:
+    assert PRODUCT_EVENTS.rollup is not None
+    [table] = [g.table for g in PRODUCT_EVENTS.rollup.grains if g.unit == "hour"]
+    return table
 
 
 def _context(now: datetime) -> RowContext:
@@ -72,31 +81,31 @@ async def test_retention_drops_old_partitions_and_default_rows_and_nothing_else(
     today = now.date()
     async with db.write() as conn:
         await ensure_partitions(conn, today - timedelta(days=4), today - timedelta(days=2))
-    at = [now - timedelta(days=d, hours=1) for d in range(0, 7)]  # days 5-6 land in DEFAULT
-    rows = [product_event(moment, productId="shop") for moment in at]
+    moments = [now - timedelta(days=d, hours=1) for d in range(0, 7)]  # days 5-6 land in DEFAULT
+    rows = [product_event(moment, productId="shop") for moment in moments]
     await ingest_batch(db, PRODUCT_EVENT, rows, _context(now))
     keep_from = today - timedelta(days=3)
     kept = sorted(
-        r["eventId"] for r, moment in zip(rows, at, strict=True) if moment.date() >= keep_from
+        r["eventId"] for r, moment in zip(rows, moments, strict=True) if moment.date() >= keep_from
     )
     async with db.write() as conn:
         before = set(await partitions_of(conn, product_events))
         report = await drop_expired_raw(conn, now, raw_days=3)
         after = set(await partitions_of(conn, product_events))
-    dropped = {partition_name(product_events, today - timedelta(days=4))}
+    old = {name for name in before if (day_of(name) or keep_from) < keep_from}
+    assert partition_name(product_events, today - timedelta(days=4)) in old
     ours = {name for name in report.dropped_partitions if name.startswith("product_events")}
-    assert ours == dropped == before - after
+    assert ours == old == before - after
     assert report.raw_rows == len(rows) - len(kept)
     assert sorted(event_id for _, event_id, _ in await _stored_events(db)) == kept
     assert (await gql(STATS))["stats"]["productEvents"] == len(kept)
-    rollup = next(f.rollup for f in FACTS if f.rollup is not None and f.name == "product_events")
-    assert rollup is not None
+    hourly = _hourly()
     async with db.write() as conn:  # rollups outlive the raw rows until their own retention
-        hours = select(func.count()).select_from(rollup.table).where(rollup.table.c.dimension == "")
+        hours = select(func.count()).select_from(hourly).where(hourly.c.dimension == "")
         assert (await conn.execute(hours)).scalar_one() == len(rows)
         removed = await drop_expired_rollups(conn, now, rollup_days=5)
         assert (await conn.execute(hours)).scalar_one() == sum(
-            1 for moment in at if moment.date() >= today - timedelta(days=5)
+            1 for moment in moments if moment.date() >= today - timedelta(days=5)
         )
     assert removed > 0
 
@@ -132,11 +141,32 @@ async def test_every_unique_key_of_facts_and_rollups_holds_the_entity_citus_rule
     wanted: dict[str, tuple[str, ...]] = {}
     for fact in FACTS:
         wanted[fact.entity.table.name] = (fact.entity.name, fact.time.name)
-        if fact.rollup is not None:
-            wanted[fact.rollup.table.name] = ("entity",)
+        for grain in fact.rollup.grains if fact.rollup is not None else ():
+            wanted[grain.table.name] = ("entity",)
     async with db.read() as conn:
         keys = (await conn.execute(_UNIQUE_KEYS, {"names": list(wanted)})).all()
     assert {name for name, _, _ in keys} == set(wanted)
     for name, kind, columns in keys:
         assert kind == ("p" if len(wanted[name]) == 2 else "r"), name
         assert set(wanted[name]) <= set(columns), (name, columns)
+
+
+async def test_maintenance_creates_partitions_ahead_and_keeps_rollups_as_long_as_raw_rows(
+    db, settings, now
+):
+    old = [product_event(now - timedelta(days=d, hours=1)) for d in range(4)]
+    await ingest_batch(db, PRODUCT_EVENT, old, _context(now))
+    shorter = settings.model_copy(update={"retention_days": 2, "rollup_retention_days": 1})
+    report = await maintain(db, shorter, now)
+    async with db.read() as conn:
+        names = set(await partitions_of(conn, product_events))
+        hourly = _hourly()
+        hours = select(hourly.c.bucket).where(hourly.c.dimension == "")
+        buckets = list((await conn.execute(hours)).scalars())
+    today = now.date()
+    assert partition_name(product_events, today + timedelta(days=DAYS_AHEAD)) in names
+    kept_from = today - timedelta(days=2)
+    assert report.raw_rows == sum(1 for r in old if at(r).date() < kept_from)
+    assert sorted(b.date() for b in buckets) == sorted(
+        at(r).date() for r in old if at(r).date() >= kept_from
+    )

@@ -124,8 +124,8 @@ def _facts() -> None:
 
 def _rollup_tables() -> None:
     for fact in FACTS:
-        if fact.rollup is not None:
-            stored = fact.rollup.table
+        for grain in fact.rollup.grains if fact.rollup is not None else ():
+            stored = grain.table
             op.create_table(
                 stored.name,
                 *[sa.Column(c.name, c.type, nullable=c.nullable) for c in stored.columns],
@@ -157,7 +157,8 @@ def upgrade() -> None:
     _rollup_tables()
     for fact in FACTS:
         if fact.rollup is not None:
-            op.execute(backfill(fact))
+            for statement in backfill(fact):
+                op.execute(statement)
     for name in (*_OLD_INDEXES, "metric_samples"):
         op.execute(f"INSERT INTO row_counts SELECT '{name}', 0, count(*) FROM {name}")
 

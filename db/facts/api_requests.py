@@ -12,13 +12,13 @@ from db.compiler import CODE_POINT, ErrorLabels, Fact, Measure, percentile, rate
 from db.rollups import (
     Rollup,
     count_part,
+    grains,
     max_part,
     mean,
     part,
     present_part,
     quantile,
     ratio,
-    rollup_table,
     sketch_part,
     sum_part,
 )
@@ -43,7 +43,7 @@ _parts = {
 
 # Every measure but top_error_reason and unique_users, which have no exact merge.
 ROLLUP = Rollup(
-    table=rollup_table("api_requests", _parts),
+    grains=grains("api_requests", _parts),
     parts=_parts,
     measures={
         "requests": part("requests"),

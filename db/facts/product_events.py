@@ -8,12 +8,12 @@ from db.compiler import ErrorLabels, Fact, Measure, percentile, rate
 from db.rollups import (
     Rollup,
     count_part,
+    grains,
     mean,
     part,
     present_part,
     quantile,
     ratio,
-    rollup_table,
     sketch_part,
     sum_part,
 )
@@ -37,7 +37,7 @@ _parts = {
 
 # Every measure but unique_users: an exact distinct count does not merge.
 ROLLUP = Rollup(
-    table=rollup_table("product_events", _parts),
+    grains=grains("product_events", _parts),
     parts=_parts,
     measures={
         "total_events": part("events"),
