@@ -117,11 +117,9 @@ async def roll_up(conn: AsyncConnection, fact: Fact, inserted: Sequence[RowMappi
         bindparam(f"rows_{name}", [row[name] for row in inserted], type_=ARRAY(table.c[name].type))
         for name in names
     ]
-    source = (
-        func.unnest(*arrays)
-        .table_valued(*[column(name, table.c[name].type) for name in names])
-        .render_derived(name="inserted")
-    )
+    rows = func.unnest(*arrays).table_valued(*[column(name, table.c[name].type) for name in names])
+    # A CTE, so each statement unpacks the arrays once for all of its groupings.
+    source = select(*rows.render_derived(name="unpacked").c).cte("inserted")
     for grain in fact.rollup.grains:
         await conn.execute(_upsert(fact, fact.rollup, grain, source))
 
