@@ -6,7 +6,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 
 from alembic import context
-from db.migrate import MIGRATION_LOCK_ID, url_for_alembic
+from db.facts.all import FACTS  # noqa: F401  (declares the rollup tables in the metadata)
+from db.migrate import MIGRATION_LOCK_ID, include_object, url_for_alembic
 from db.tables import metadata
 
 config = context.config
@@ -16,7 +17,9 @@ target_metadata = metadata
 def _run(connection: Connection) -> None:
     # One process migrates at a time when several gateways start together.
     connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-    context.configure(connection=connection, target_metadata=target_metadata)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, include_object=include_object
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.compiler import AggregateQuery, Fact, compile_aggregate, compile_top_errors
+from db.rolled import answerable, compile_rolled
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,22 @@ class ErrorRow:
 
 
 async def fetch_groups(
-    conn: AsyncConnection, fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]
+    conn: AsyncConnection,
+    fact: Fact,
+    query: AggregateQuery,
+    entity_ids: Sequence[str],
+    *,
+    raw: bool = False,
 ) -> dict[str, list[Group]]:
-    """Groups per entity id; an entity without matching rows maps to an empty list."""
+    """Groups per entity id; an entity without matching rows maps to an empty list.
+
+    Answered from the fact's rollup where it can answer exactly, else (or when
+    raw is set) from raw rows; the answers are the same either way.
+    """
     result: dict[str, list[Group]] = defaultdict(list)
-    rows = await conn.execute(compile_aggregate(fact, query, entity_ids))
+    rolled = not raw and answerable(fact, query)
+    statement = compile_rolled if rolled else compile_aggregate
+    rows = await conn.execute(statement(fact, query, entity_ids))
     for row in rows.mappings():
         dimensions = tuple(row[f"group_{i}"] for i in range(len(query.group_by)))
         key = row["bucket"] if query.granularity else dimensions[0] if dimensions else None

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
     Float,
+    FromClause,
     Select,
     String,
     and_,
@@ -28,6 +29,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql.elements import ColumnElement
+
+if TYPE_CHECKING:
+    from db.rollups import Rollup
 
 GRANULARITIES = ("minute", "hour", "day")
 # Ties "then value" are broken in code-point order (as Python's sorted() does),
@@ -84,6 +88,8 @@ class Fact:
         if self.dynamic_dimension is None:
             raise KeyError(f"{self.name} declares no dimension {key!r}")
         return self.dynamic_dimension(key)
+
+    rollup: Rollup | None = None
 
     def empty_values(self, measures: frozenset[str]) -> dict[str, Any]:
         """The measures' values over zero rows (0 for counts and rates, None otherwise)."""
@@ -151,39 +157,62 @@ def _matches(column: ColumnElement[Any], values: FilterValues) -> ColumnElement[
 
 
 def compile_aggregate(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> Select[Any]:
-    """One statement answering query for every entity in entity_ids.
+    """One statement answering query for every entity in entity_ids, from raw rows.
 
     Columns: ``entity_id``, then ``bucket`` with a granularity, then
     ``group_0``.. (each group_by dimension's text), then one column per
     selected measure. Rows come in time order, then ranked.
     """
-    entity = fact.entity.label("entity_id")
-    keys: list[ColumnElement[Any]] = [entity]
-    order: list[Any] = []
+    bucket: ColumnElement[Any] | None = None
     if query.granularity is not None:
-        bucket = func.date_trunc(query.granularity, fact.time, "UTC").label("bucket")
-        keys.append(bucket)
+        bucket = func.date_trunc(query.granularity, fact.time, "UTC")
+    groups = [dimension_value(fact.dimension(key)) for key in query.group_by]
+    measures = {name: fact.measures[name].expression for name in query.measures}
+    where = where_clauses(fact, query, entity_ids)
+    return grouped_statement(query, fact.entity, bucket, groups, measures, fact.rank, where)
+
+
+def grouped_statement(
+    query: AggregateQuery,
+    entity: ColumnElement[Any],
+    bucket: ColumnElement[Any] | None,
+    groups: Sequence[ColumnElement[Any]],
+    measures: Mapping[str, ColumnElement[Any]],
+    rank: ColumnElement[Any],
+    where: Sequence[Any],
+    source: FromClause | None = None,
+) -> Select[Any]:
+    """Group measures by entity (and bucket, and dimension values), ordered and limited
+    as query asks.
+
+    Shared by raw rows and rollups, so both answer in the same shape and order:
+    ``entity_id``, ``bucket`` when bucketed, ``group_0``.. per dimension, measures.
+    """
+    entity_id = entity.label("entity_id")
+    keys: list[ColumnElement[Any]] = [entity_id]
+    grouped: list[ColumnElement[Any]] = []
+    order: list[Any] = []
+    if bucket is not None:
+        keys.append(bucket.label("bucket"))
+        grouped.append(bucket)
         order.append(bucket)
-    groups = [
-        dimension_value(fact.dimension(key)).label(f"group_{i}")
-        for i, key in enumerate(query.group_by)
-    ]
-    keys.extend(groups)
+    for i, group in enumerate(groups):
+        keys.append(group.label(f"group_{i}"))
+        grouped.append(group)
     if groups:
-        order.extend([fact.rank.desc(), *[g.element.collate(CODE_POINT) for g in groups]])
-    measures = [fact.measures[name].expression.label(name) for name in sorted(query.measures)]
-    statement = (
-        select(*keys, *measures)
-        .where(and_(*where_clauses(fact, query, entity_ids)))
-        .group_by(*[k.element for k in keys])
-    )
+        order.extend([rank.desc(), *[group.collate(CODE_POINT) for group in groups]])
+    labelled = [measures[name].label(name) for name in sorted(measures)]
+    statement = select(*keys, *labelled).where(*where)
+    if source is not None:
+        statement = statement.select_from(source)
+    statement = statement.group_by(entity, *grouped)
     if query.limit is None or not query.group_by:
-        return statement.order_by(entity, *order)
+        return statement.order_by(entity_id, *order)
     ranked = statement.add_columns(
-        func.row_number().over(partition_by=fact.entity, order_by=order).label("position")
+        func.row_number().over(partition_by=entity, order_by=order).label("position")
     ).subquery("ranked")
     return (
-        select(*[ranked.c[c.name] for c in (*keys, *measures)])
+        select(*[ranked.c[c.name] for c in (*keys, *labelled)])
         .where(ranked.c.position <= query.limit)
         .order_by(ranked.c.entity_id, ranked.c.position)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from sqlalchemy import create_engine
@@ -37,6 +38,15 @@ def url_for_alembic(configured: str | None) -> str:
     from db.embedded import EmbeddedPostgres
 
     return EmbeddedPostgres(settings.data_dir).start()
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's filter: the fact tables' partitions are made at run time, not declared."""
+    from db.partitions import is_partition
+
+    return not (type_ == "table" and reflected and compare_to is None and is_partition(name))
 
 
 def upgrade_to_head(url: str) -> None:

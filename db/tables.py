@@ -28,6 +28,12 @@ metadata = MetaData(
 )
 
 
+# Identity rule: a fact row is its entity, its id and its timestamp (a retried
+# send repeats all three); each fact table's primary key says so, leading with
+# the entity so the table can be distributed by it, and including the
+# partition key ts. Ingest derives its conflict target from this key.
+
+
 def _ts(name: str, nullable: bool = False) -> Column[object]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
@@ -37,7 +43,7 @@ def _ts(name: str, nullable: bool = False) -> Column[object]:
 product_events = Table(
     "product_events",
     metadata,
-    Column("event_id", Text, primary_key=True),
+    Column("event_id", Text, nullable=False),
     Column("product_id", Text, nullable=False),
     _ts("ts"),
     Column("product_name", Text),
@@ -55,6 +61,9 @@ product_events = Table(
     Column("properties", JSONB),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "product_id", "ts"),
+    Index(None, "product_id", "user_id", "ts"),  # funnels
+    PrimaryKeyConstraint("product_id", "event_id", "ts"),
+    postgresql_partition_by="RANGE (ts)",
 )
 
 products = Table(
@@ -72,7 +81,7 @@ products = Table(
 api_requests = Table(
     "api_requests",
     metadata,
-    Column("request_id", Text, primary_key=True),
+    Column("request_id", Text, nullable=False),
     Column("endpoint", Text, nullable=False),
     _ts("ts"),
     Column("method", Text, nullable=False),
@@ -86,6 +95,8 @@ api_requests = Table(
     Column("session_id", Text),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "endpoint", "ts"),
+    PrimaryKeyConstraint("endpoint", "request_id", "ts"),
+    postgresql_partition_by="RANGE (ts)",
 )
 
 endpoints = Table(
@@ -105,7 +116,7 @@ endpoints = Table(
 predictions = Table(
     "predictions",
     metadata,
-    Column("prediction_id", Text, primary_key=True),
+    Column("prediction_id", Text, nullable=False),
     Column("model_id", Text, nullable=False),
     Column("model_version", Text, nullable=False),
     Column("environment", Text, nullable=False),
@@ -116,6 +127,9 @@ predictions = Table(
     Column("actual_at", DateTime(timezone=True)),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "model_id", "environment", "ts"),
+    Index(None, "prediction_id"),  # recordActuals addresses a prediction by its id alone
+    PrimaryKeyConstraint("model_id", "prediction_id", "ts"),
+    postgresql_partition_by="RANGE (ts)",
 )
 
 models = Table(
@@ -227,4 +241,18 @@ alert_events = Table(
     Column("value", Float),
     Column("message", Text, nullable=False),
     Index(None, "alert_id", "id"),
+)
+
+# ------------------------------------------------------------------ scale
+
+# Exact row counts of the fact tables without counting rows on every call:
+# each batch adds what it inserted and retention subtracts what it dropped,
+# each on one of a few slots so that concurrent batches rarely wait for each other.
+row_counts = Table(
+    "row_counts",
+    metadata,
+    Column("table_name", Text, nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    PrimaryKeyConstraint("table_name", "slot"),
 )

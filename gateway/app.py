@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from gateway.alerting import Alerting, WebhookPolicy
 from gateway.auth import authenticate
 from gateway.graphiql import STATIC, GatewayGraphQLRouter
 from gateway.live import Broker
+from gateway.maintenance import maintain_forever
 from gateway.metrics_endpoint import metrics_router
 from gateway.rest import rest_router
 from gateway.settings import Settings
@@ -58,11 +60,13 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        maintenance = asyncio.create_task(maintain_forever(database, settings))
         await broker.start()
         alerting.start()
         yield
         await alerting.stop()
         await broker.stop()
+        maintenance.cancel()
         if owns_database:
             await database.dispose()
 

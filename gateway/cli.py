@@ -1,11 +1,11 @@
-"""`analytics-gateway`: serve, migrate, demo, load and schema."""
+"""`analytics-gateway`: serve, migrate, demo, load, retention and schema."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from db.engine import Database
 from db.migrate import upgrade_to_head
+from db.retention import RetentionReport
 from gateway import logs
 from gateway.app import create_app
 from gateway.runtime import database_url
@@ -135,6 +136,29 @@ def migrate() -> None:
 
 
 @app.command(cls=_Command)
+def retention() -> None:
+    """Create the coming partitions and drop what the retention settings expire, once."""
+    settings = get_settings()
+    with database_url(settings) as url:
+        _migrate(url)
+        report = asyncio.run(_maintain_once(url, settings))
+    console.print(
+        f"dropped {len(report.dropped_partitions)} partitions, {report.raw_rows} raw rows "
+        f"and {report.rollup_rows} rollup rows"
+    )
+
+
+async def _maintain_once(url: str, settings: Settings) -> RetentionReport:
+    from gateway.maintenance import maintain
+
+    database = Database(url, pool_size=1)
+    try:
+        return await maintain(database, settings, datetime.now(UTC))
+    finally:
+        await database.dispose()
+
+
+@app.command(cls=_Command)
 def schema() -> None:
     """Print the served GraphQL schema as SDL."""
     from schema.root import schema as served
@@ -191,6 +215,7 @@ def load(
         loading = plan(file, kind, file_format)
         with database_url(settings) as url:
             _migrate(url)
+            asyncio.run(_maintain_once(url, settings))  # recent days get their partitions first
             tolerance = timedelta(seconds=settings.future_tolerance_seconds)
             summary = asyncio.run(run_load(url, loading, tolerance, console))
     except LoadError as error:

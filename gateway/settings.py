@@ -35,8 +35,13 @@ class Settings(BaseSettings):
     graphiql: bool = Field(default=True, description="serve GraphiQL at GET /graphql")
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    retention_days: int | None = Field(default=None, ge=1, description="raw fact rows kept")
+    rollup_retention_days: int | None = Field(default=None, ge=1, description="rollups kept")
+    maintenance_interval_seconds: int = Field(default=3600, ge=1)
 
-    @field_validator("database_url", "admin_token", mode="before")
+    @field_validator(
+        "database_url", "admin_token", "retention_days", "rollup_retention_days", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """An empty environment variable means the setting is not set."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,12 +123,23 @@ def expected_product_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# Percentiles come from rollup sketches within 1% relative error (README, Rollups).
+PERCENTILE_TOLERANCE = 0.01
+
+
 def approx_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Expected metrics with floats compared approximately."""
+    """Expected metrics with floats compared approximately, percentiles within 1%."""
     return {
-        name: pytest.approx(value) if isinstance(value, float) else value
+        name: approx_measure(name, value) if isinstance(value, float) else value
         for name, value in metrics.items()
     }
+
+
+def approx_measure(name: str, value: float) -> Any:
+    """A float measure as compared: percentiles (p50..., p95...) within the sketch bound."""
+    if re.fullmatch(r"p\d+.*", name):
+        return pytest.approx(value, rel=PERCENTILE_TOLERANCE)
+    return pytest.approx(value)
 
 
 async def ingest_product_events(gql: Any, events: list[dict], now: datetime) -> dict[str, Any]:

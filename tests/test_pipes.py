@@ -69,7 +69,10 @@ async def test_product_overview_pipe_matches_rows_and_graphql(client, gql, produ
         assert row["total_events"] == expected["totalEvents"]
         assert row["error_count"] == expected["errorCount"]
         assert row["unique_users"] == expected["uniqueUsers"]
-        assert row["p95_page_load_time_ms"] == pytest.approx(expected["p95PageLoadTimeMs"])
+        # Percentiles may come from the rollups' sketches: within the documented 1%.
+        assert row["p95_page_load_time_ms"] == pytest.approx(
+            expected["p95PageLoadTimeMs"], rel=0.01
+        )
     answer = await gql('{ product(id: "blog") { name overview { errorRate avgApiLatencyMs } } }')
     blog = body["data"][1]
     assert blog["product_name"] == answer["product"]["name"] == "Blog"

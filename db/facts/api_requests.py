@@ -9,6 +9,19 @@ from __future__ import annotations
 from sqlalchemy import and_, distinct, func, not_
 
 from db.compiler import CODE_POINT, ErrorLabels, Fact, Measure, percentile, rate
+from db.rollups import (
+    Rollup,
+    count_part,
+    grains,
+    max_part,
+    mean,
+    part,
+    present_part,
+    quantile,
+    ratio,
+    sketch_part,
+    sum_part,
+)
 from db.tables import api_requests as t
 
 SUCCEEDED = and_(t.c.status_code >= 200, t.c.status_code < 400)
@@ -17,6 +30,35 @@ FAILED = not_(SUCCEEDED)
 _requests = func.count()
 _successes = func.count().filter(SUCCEEDED)
 _errors = func.count().filter(FAILED)
+
+_parts = {
+    "requests": count_part(),
+    "successes": count_part(SUCCEEDED),
+    "errors": count_part(FAILED),
+    "latency_sum": sum_part(t.c.latency_ms),
+    "latency_n": present_part(t.c.latency_ms),
+    "latency_max": max_part(t.c.latency_ms),
+    "latency_sketch": sketch_part(t.c.latency_ms),
+}
+
+# Every measure but top_error_reason and unique_users, which have no exact merge.
+ROLLUP = Rollup(
+    grains=grains("api_requests", _parts),
+    parts=_parts,
+    measures={
+        "requests": part("requests"),
+        "success_count": part("successes"),
+        "error_count": part("errors"),
+        "success_rate": ratio("successes", "requests"),
+        "error_rate": ratio("errors", "requests"),
+        "avg_latency_ms": mean("latency_sum", "latency_n"),
+        "p50_latency_ms": quantile("latency_sketch", 0.5),
+        "p95_latency_ms": quantile("latency_sketch", 0.95),
+        "p99_latency_ms": quantile("latency_sketch", 0.99),
+        "max_latency_ms": part("latency_max"),
+    },
+    rank="requests",
+)
 
 API_REQUESTS = Fact(
     name="api_requests",
@@ -56,4 +98,5 @@ API_REQUESTS = Fact(
     },
     rank=_requests,
     errors=ErrorLabels(is_error=FAILED, label=t.c.error_reason),
+    rollup=ROLLUP,
 )

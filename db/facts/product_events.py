@@ -5,10 +5,52 @@ from __future__ import annotations
 from sqlalchemy import distinct, func
 
 from db.compiler import ErrorLabels, Fact, Measure, percentile, rate
+from db.rollups import (
+    Rollup,
+    count_part,
+    grains,
+    mean,
+    part,
+    present_part,
+    quantile,
+    ratio,
+    sketch_part,
+    sum_part,
+)
 from db.tables import product_events as t
 
 _events = func.count()
 _errors = func.count().filter(t.c.is_error)
+
+_parts = {
+    "events": count_part(),
+    "errors": count_part(t.c.is_error),
+    "page_load_sum": sum_part(t.c.page_load_time_ms),
+    "page_load_n": present_part(t.c.page_load_time_ms),
+    "page_load_sketch": sketch_part(t.c.page_load_time_ms),
+    "api_latency_sum": sum_part(t.c.api_latency_ms),
+    "api_latency_n": present_part(t.c.api_latency_ms),
+    "api_latency_sketch": sketch_part(t.c.api_latency_ms),
+    "duration_sum": sum_part(t.c.duration_ms),
+    "duration_n": present_part(t.c.duration_ms),
+}
+
+# Every measure but unique_users: an exact distinct count does not merge.
+ROLLUP = Rollup(
+    grains=grains("product_events", _parts),
+    parts=_parts,
+    measures={
+        "total_events": part("events"),
+        "error_count": part("errors"),
+        "error_rate": ratio("errors", "events"),
+        "avg_page_load_time_ms": mean("page_load_sum", "page_load_n"),
+        "p95_page_load_time_ms": quantile("page_load_sketch", 0.95),
+        "avg_api_latency_ms": mean("api_latency_sum", "api_latency_n"),
+        "p95_api_latency_ms": quantile("api_latency_sketch", 0.95),
+        "avg_duration_ms": mean("duration_sum", "duration_n"),
+    },
+    rank="events",
+)
 
 PRODUCT_EVENTS = Fact(
     name="product_events",
@@ -40,4 +82,5 @@ PRODUCT_EVENTS = Fact(
     },
     rank=_events,
     errors=ErrorLabels(is_error=t.c.is_error, label=t.c.error_code),
+    rollup=ROLLUP,
 )

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.facts.api_requests import API_REQUESTS
 from db.ingest.batch import IngestKind, RowContext
 from db.ingest.fields import RowError, integer, number, optional_text, required_text, timestamp
 from db.tables import api_requests, endpoints
@@ -83,4 +84,5 @@ API_REQUEST = IngestKind(
     validate=validate_api_request,
     returning=("endpoint", "ts"),
     register=register_endpoints,
+    fact=API_REQUESTS,
 )

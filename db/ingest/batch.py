@@ -1,9 +1,11 @@
 """One batch of rows of one kind: validate, write once, count, quarantine.
 
 A batch is one transaction. Valid rows go in with a single
-``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``, so a retried batch
-stores nothing twice; rejected rows go to the quarantine in the same
-transaction, so a database fault leaves nothing of the batch behind.
+``INSERT ... ON CONFLICT (identity) DO NOTHING RETURNING``, so a retried batch
+stores nothing twice; the identity is the fact table's primary key (entity,
+id, timestamp: see db.tables). Rejected rows go to the quarantine in the same
+transaction, so a database fault leaves nothing of the batch behind, and the
+rollups and row counts take the inserted rows in that transaction too.
 A kind without a natural id (metric samples) is not idempotent: every
 valid row is inserted and counted as accepted.
 """
@@ -23,8 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import notify
+from db.compiler import Fact
 from db.engine import Database
 from db.ingest.fields import RowError
+from db.rolled import roll_up, source_columns
+from db.stats import add_rows
 from db.tables import quarantine
 
 
@@ -73,7 +78,8 @@ class IngestKind:
     """How one kind of row is checked, stored and registered with its entities.
 
     id_column None: the rows have no natural id, so nothing is a duplicate;
-    register None: the rows belong to no entity catalog.
+    register None: the rows belong to no entity catalog; fact: the declaration
+    whose rollup takes the inserted rows (its columns join ``returning``).
     """
 
     kind: str
@@ -82,6 +88,19 @@ class IngestKind:
     validate: Validator
     returning: tuple[str, ...]
     register: Register | None
+    fact: Fact | None = None
+
+    def __post_init__(self) -> None:
+        if self.fact is not None:
+            wanted = (*self.returning, *source_columns(self.fact))
+            object.__setattr__(self, "returning", tuple(dict.fromkeys(wanted)))
+
+    @property
+    def identity(self) -> tuple[str, ...] | None:
+        """The columns that identify a row (the table's primary key), None without an id."""
+        if self.id_column is None:
+            return None
+        return tuple(c.name for c in self.table.primary_key.columns)
 
 
 @dataclass
@@ -97,9 +116,10 @@ class CheckedBatch:
 def check_batch(
     kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext, first_index: int = 0
 ) -> CheckedBatch:
-    """Validate every row; keep the first of rows that share an id."""
+    """Validate every row; keep the first of rows that share an identity."""
     checked = CheckedBatch()
-    seen: set[str] = set()
+    seen: set[tuple[Any, ...]] = set()
+    identity = kind.identity
     for offset, raw in enumerate(raws):
         try:
             row = kind.validate(raw, context)
@@ -107,8 +127,8 @@ def check_batch(
             checked.rejected.append(Rejection(first_index + offset, error.field, error.message))
             checked.rejected_raw.append(raw)
             continue
-        if kind.id_column is not None:
-            row_id = row[kind.id_column]
+        if identity is not None:
+            row_id = tuple(row[name] for name in identity)
             if row_id in seen:
                 checked.in_batch_duplicates += 1
                 continue
@@ -149,8 +169,8 @@ async def write_checked(
     if checked.rows:
         table = kind.table
         statement = insert(table)
-        if kind.id_column is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=[table.c[kind.id_column]])
+        if kind.identity is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=list(kind.identity))
         returning = statement.returning(*[table.c[name] for name in kind.returning])
         inserted = (await conn.execute(returning, checked.rows)).mappings().all()
     return await settle(conn, kind, checked, inserted)
@@ -159,9 +179,11 @@ async def write_checked(
 async def settle(
     conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch, inserted: Sequence[RowMapping]
 ) -> IngestOutcome:
-    """After the valid rows went in: register their entities, quarantine the rest, count."""
+    """After the valid rows went in: register their entities, roll them up, quarantine
+    the rest, count. Every writer calls this once per batch, in its transaction."""
     if inserted and kind.register is not None:
         await kind.register(conn, inserted)
+    await account_inserted(conn, kind, inserted)
     await quarantine_rows(conn, kind.kind, checked.rejected, checked.rejected_raw)
     # Live updates: delivered to every gateway's LISTEN when this transaction commits.
     await notify.publish_ingest(conn, kind.kind, inserted)
@@ -170,6 +192,17 @@ async def settle(
         duplicates=len(checked.rows) - len(inserted) + checked.in_batch_duplicates,
         rejected=list(checked.rejected),
     )
+
+
+async def account_inserted(
+    conn: AsyncConnection, kind: IngestKind, inserted: Sequence[RowMapping]
+) -> None:
+    """Fold a batch's inserted rows into its fact's rollup and the table's row count."""
+    if not inserted:
+        return
+    if kind.fact is not None:
+        await roll_up(conn, kind.fact, inserted)
+    await add_rows(conn, kind.table.name, len(inserted))
 
 
 async def ingest_batch(

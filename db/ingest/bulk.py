@@ -3,7 +3,7 @@
 Rows are the same checked batch the mutations write (db.ingest.batch), and
 the outcome is counted the same way; only the transport differs. COPY is the
 fastest way into Postgres, and the single ``INSERT ... SELECT ... ON CONFLICT
-DO NOTHING RETURNING`` keeps a reloaded file idempotent on the kind's id.
+DO NOTHING RETURNING`` keeps a reloaded file idempotent on the kind's identity.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def _insert_from(kind: IngestKind, staging: str, columns: Sequence[str]) -> Retu
     fact = kind.table
     source = table(staging, *[column(c) for c in columns])
     statement = insert(fact).from_select(list(columns), select(source))
-    if kind.id_column is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=[fact.c[kind.id_column]])
+    if kind.identity is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=list(kind.identity))
     return statement.returning(*[fact.c[name] for name in kind.returning])
 
 

@@ -1,9 +1,13 @@
 """Model predictions and their ground truth: validation, storage, model registration.
 
-Predictions go through the shared batch path (idempotent on predictionId).
-Actuals update stored predictions in one statement that also reports, from
-the same snapshot, which ids were known and what they held before, so every
-submitted actual is counted as accepted, duplicate or rejected (contract).
+Predictions go through the shared batch path (idempotent on the identity
+model, predictionId, timestamp). Actuals update stored predictions in one
+statement that also reports, from the same snapshot, which ids were known and
+what they held before, so every submitted actual is counted as accepted,
+duplicate or rejected (contract). An actual addresses a predictionId alone:
+when several stored predictions share it (other models or timestamps), it
+applies to every one of them and is counted once; it is a duplicate only if
+all of them already held that value.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Table, Text, bindparam, column, func, select, update
+from sqlalchemy import Float, Table, Text, bindparam, case, column, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import Database
+from db.facts.predictions import PREDICTIONS
 from db.ingest.batch import (
     IngestFailed,
     IngestKind,
@@ -96,6 +101,7 @@ PREDICTION = IngestKind(
     validate=validate_prediction,
     returning=("model_id", "model_version", "environment", "ts"),
     register=register_models,
+    fact=PREDICTIONS,
 )
 
 
@@ -138,17 +144,22 @@ async def _apply_actuals(
         .returning(predictions.c.prediction_id)
         .cte("changed")
     )
+    before = predictions.c.actual_value
+    # Copies that disagree hold no single value before: the actual is new to them.
+    uniform = func.count(predictions.c.prediction_id) == func.count(before)
+    uniform = uniform & (func.min(before) == func.max(before))
     statement = (
         select(
             submitted.c.prediction_id,
-            predictions.c.prediction_id.is_not(None).label("known"),
-            predictions.c.actual_value.label("before"),
+            (func.count(predictions.c.prediction_id) > 0).label("known"),
+            case((uniform, func.min(before))).label("before"),
         )
         .select_from(
             submitted.outerjoin(
                 predictions, predictions.c.prediction_id == submitted.c.prediction_id
             )
         )
+        .group_by(submitted.c.prediction_id)
         .add_cte(changed)
     )
     rows = (await conn.execute(statement)).mappings()

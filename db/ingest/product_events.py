@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest.batch import IngestKind, RowContext
 from db.ingest.fields import (
     RowError,
@@ -97,4 +98,5 @@ PRODUCT_EVENT = IngestKind(
     validate=validate_product_event,
     returning=("product_id", "ts", "product_name"),
     register=register_products,
+    fact=PRODUCT_EVENTS,
 )

@@ -1,0 +1,326 @@
+"""Rollups at work: kept up to date by each ingest batch, and read by the compiler.
+
+Maintenance is one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` per rollup
+table and batch, in the batch's transaction, over exactly the rows the batch
+inserted. A question is split into whole days (daily rollup), whole hours at
+the edges (hourly rollup, totals only) and the minutes left over (raw rows),
+merged part by part in one statement, so the answer is the raw answer
+(percentiles within the sketch's bound).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    FromClause,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.compiler import AggregateQuery, Fact, dimension_value, grouped_statement
+from db.rollups import TOTALS, Grain, Rollup, aligned
+from db.sketch import quantiles
+
+Span = tuple[datetime, datetime]
+
+
+def source_columns(fact: Fact) -> tuple[str, ...]:
+    """The fact table's columns its rollup is computed from."""
+    if fact.rollup is None:
+        return ()
+    table = fact.entity.table
+    expressions = [fact.entity, fact.time, *fact.dimensions.values()]
+    expressions += [p.raw for p in fact.rollup.parts.values()]
+    names: set[str] = set()
+    for expression in expressions:
+        for element in visitors.iterate(expression):
+            if isinstance(element, Column) and element.table is table:
+                names.add(element.name)
+    return tuple(sorted(names))
+
+
+def _over(expression: ColumnElement[Any], fact: Fact, source: FromClause) -> Any:
+    """expression with the fact table's columns read from source instead."""
+    table = fact.entity.table
+
+    def swap(element: Any, **_: Any) -> Any:
+        if isinstance(element, Column) and element.table is table:
+            return source.c[element.name]
+        return None
+
+    return visitors.replacement_traverse(expression, {}, swap)
+
+
+def _upsert(fact: Fact, rollup: Rollup, grain: Grain, source: FromClause) -> Insert:
+    """INSERT the grain's rollup rows of every row in source, adding them to stored ones."""
+    bucket = func.date_trunc(grain.unit, _over(fact.time, fact, source), "UTC")
+    entity = _over(fact.entity, fact, source)
+    parts = [_over(p.raw, fact, source).label(name) for name, p in rollup.parts.items()]
+    groupings = [
+        select(
+            entity.label("entity"),
+            literal(TOTALS).label("dimension"),
+            literal("").label("group_key"),
+            bucket.label("bucket"),
+            *parts,
+        ).group_by(entity, bucket)
+    ]
+    for grouping, dimension in fact.dimensions.items() if grain.by_dimension else ():
+        key = dimension_value(_over(dimension, fact, source))
+        groupings.append(
+            select(entity, literal(grouping), key, bucket, *parts).group_by(entity, key, bucket)
+        )
+    rows = union_all(*groupings)
+    # Sorted so that concurrent batches lock shared rollup rows in the same order.
+    rows = rows.order_by(*list(rows.selected_columns)[:4])
+    target = grain.table
+    statement = insert(target).from_select([c.name for c in target.c], rows)
+    return statement.on_conflict_do_update(
+        index_elements=list(target.primary_key.columns),
+        set_={
+            name: p.combined(target.c[name], statement.excluded[name])
+            for name, p in rollup.parts.items()
+        },
+    )
+
+
+async def roll_up(conn: AsyncConnection, fact: Fact, inserted: Sequence[RowMapping]) -> None:
+    """Add the rows a batch just inserted to the fact's rollups (once per batch)."""
+    if fact.rollup is None or not inserted:
+        return
+    table = fact.entity.table
+    names = source_columns(fact)
+    arrays = [
+        bindparam(f"rows_{name}", [row[name] for row in inserted], type_=ARRAY(table.c[name].type))
+        for name in names
+    ]
+    rows = func.unnest(*arrays).table_valued(*[column(name, table.c[name].type) for name in names])
+    # A CTE, so each statement unpacks the arrays once for all of its groupings.
+    source = select(*rows.render_derived(name="unpacked").c).cte("inserted")
+    for grain in fact.rollup.grains:
+        await conn.execute(_upsert(fact, fact.rollup, grain, source))
+
+
+def backfill(fact: Fact) -> list[Insert]:
+    """The statements that build the fact's rollups from every stored raw row."""
+    if fact.rollup is None:
+        raise ValueError(f"{fact.name} declares no rollup")
+    rollup = fact.rollup
+    return [_upsert(fact, rollup, grain, fact.entity.table) for grain in rollup.grains]
+
+
+def _usable(rollup: Rollup, query: AggregateQuery) -> tuple[Grain, ...]:
+    """The grains that can hold this question's groups, coarsest first."""
+    width = {"hour": 1, "day": 24}
+    return tuple(
+        grain
+        for grain in rollup.grains
+        if (not query.group_by or grain.by_dimension)
+        and (
+            query.granularity is None
+            or grain.step.total_seconds() <= 3600 * width[query.granularity]
+        )
+    )
+
+
+def plan(
+    grains: Sequence[Grain], start: datetime, end: datetime
+) -> tuple[list[tuple[Grain, Span]], list[Span]]:
+    """Split [start, end) into whole buckets of the coarsest grain, then finer ones at
+    the edges, and the raw spans no grain covers."""
+    if start >= end:
+        return [], []
+    if not grains:
+        return [], [(start, end)]
+    span = aligned(start, end, grains[0].step)
+    if span is None:
+        return plan(grains[1:], start, end)
+    left = plan(grains[1:], start, span[0])
+    right = plan(grains[1:], span[1], end)
+    return [*left[0], (grains[0], span), *right[0]], [*left[1], *right[1]]
+
+
+def answerable(fact: Fact, query: AggregateQuery) -> bool:
+    """Whether rollups can answer query exactly, for at least one of its measures
+    (measures that do not merge are still read from raw rows, in the same statement)."""
+    rollup = fact.rollup
+    return (
+        rollup is not None
+        # One dimension, or time buckets, or neither: the shapes the rollups hold.
+        and len(query.group_by) <= 1
+        and not (query.group_by and query.granularity)
+        and not query.filters
+        and query.granularity in (None, "hour", "day")
+        and any(name in rollup.measures for name in query.measures)
+        and bool(plan(_usable(rollup, query), query.start, query.end)[0])
+    )
+
+
+def _keyed(query: AggregateQuery) -> bool:
+    return bool(query.group_by) or query.granularity is not None
+
+
+def _dimension(query: AggregateQuery) -> str | None:
+    """The one dimension a rolled-up question groups by (answerable() allows one)."""
+    return query.group_by[0] if query.group_by else None
+
+
+def _key(query: AggregateQuery, fact: Fact, stored: FromClause | None) -> Any:
+    """The group key of a raw row (stored None) or of a rollup row."""
+    dimension = _dimension(query)
+    if dimension is not None:
+        return (
+            stored.c.group_key if stored is not None else dimension_value(fact.dimension(dimension))
+        )
+    if query.granularity is not None:
+        time = stored.c.bucket if stored is not None else fact.time
+        return func.date_trunc(query.granularity, time, "UTC")
+    return literal("")
+
+
+def _pieces(
+    fact: Fact,
+    query: AggregateQuery,
+    ids: list[str],
+    stored_columns: Callable[[FromClause], list[Any]],
+    raw: tuple[list[Any], list[Any], list[Any]],
+) -> list[Select[Any]]:
+    """One SELECT per rollup span and one grouped SELECT over the raw spans, each of
+    (entity, key, *columns); raw holds the raw SELECT's columns, extra GROUP BY and WHERE."""
+    rollup = fact.rollup
+    assert rollup is not None
+    spans, raw_spans = plan(_usable(rollup, query), query.start, query.end)
+    grouping = _dimension(query) or TOTALS
+    selects = []
+    for grain, (first, last) in spans:
+        stored = grain.table
+        selects.append(
+            select(stored.c.entity, _key(query, fact, stored).label("key"), *stored_columns(stored))
+            .select_from(stored)
+            .where(
+                stored.c.entity.in_(ids),
+                stored.c.dimension == grouping,
+                stored.c.bucket >= first,
+                stored.c.bucket < last,
+            )
+        )
+    raw_columns, raw_group, raw_where = raw
+    edges = or_(false(), *[and_(fact.time >= a, fact.time < b) for a, b in raw_spans])
+    key = _key(query, fact, None)
+    selects.append(
+        select(fact.entity.label("entity"), key.label("key"), *raw_columns)
+        .where(fact.entity.in_(ids), edges, *raw_where)
+        .group_by(fact.entity, *([key] if _keyed(query) else []), *raw_group)
+    )
+    return selects
+
+
+def compile_rolled(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> Select[Any]:
+    """The same statement as compile_aggregate, answered from rollups and raw edges."""
+    rollup = fact.rollup
+    if rollup is None:
+        raise ValueError(f"{fact.name} declares no rollup")
+    ids = list(entity_ids)
+    keyed = _keyed(query)
+    rolled = sorted(name for name in query.measures if name in rollup.measures)
+    measures = [rollup.measures[name] for name in rolled]
+    wanted = {p for m in measures for p in m.parts} | ({rollup.rank} if query.group_by else set())
+    names = sorted(wanted)
+    raw = [rollup.parts[n].raw.label(n) for n in names]
+    pieces = _pieces(
+        fact, query, ids, lambda stored: [stored.c[n].label(n) for n in names], (raw, [], [])
+    )
+    partials = union_all(*pieces).subquery("partials")
+    merged = {n: rollup.parts[n].merged(partials.c[n]) for n in names}
+    built = {
+        name: rollup.measures[name].build(merged)  # type: ignore[misc]
+        for name in rolled
+        if rollup.measures[name].build is not None
+    }
+    source: FromClause = partials
+    for sketch in sorted({m.sketch for m in measures if m.sketch is not None}):
+        fractions = {
+            name: m.fraction for name, m in zip(rolled, measures, strict=True) if m.sketch == sketch
+        }
+        percentiles = quantiles(
+            _bins(fact, query, ids, sketch), fractions, ["entity", "key"], f"{sketch}_quantiles"
+        )
+        source = source.outerjoin(percentiles, _same_group(partials, percentiles, keyed))
+        built |= {name: func.max(percentiles.c[name]) for name in fractions}
+    exact = [name for name in query.measures if name not in rollup.measures]
+    if exact:
+        side = _exact(fact, query, ids, exact)
+        source = source.outerjoin(side, _same_group(partials, side, keyed))
+        built |= {name: func.max(side.c[name]) for name in exact}
+    bucket = partials.c.key if query.granularity is not None else None
+    groups = [partials.c.key] if query.group_by else []
+    rank = merged.get(rollup.rank, literal(0))
+    return grouped_statement(query, partials.c.entity, bucket, groups, built, rank, [], source)
+
+
+def _same_group(partials: FromClause, other: FromClause, keyed: bool) -> Any:
+    joined = partials.c.entity == other.c.entity
+    return and_(joined, partials.c.key == other.c.key) if keyed else joined
+
+
+def _exact(fact: Fact, query: AggregateQuery, ids: list[str], names: list[str]) -> Any:
+    """The measures without a mergeable form (a distinct count, a mode), from raw rows."""
+    key = _key(query, fact, None)
+    return (
+        select(
+            fact.entity.label("entity"),
+            key.label("key"),
+            *[fact.measures[name].expression.label(name) for name in names],
+        )
+        .where(fact.entity.in_(ids), fact.time >= query.start, fact.time < query.end)
+        .group_by(fact.entity, *([key] if _keyed(query) else []))
+        .subquery("exact")
+    )
+
+
+def _bins(fact: Fact, query: AggregateQuery, ids: list[str], sketch: str) -> Any:
+    """(entity, key, bin, n) rows of one sketch part over the question's spans."""
+    rollup = fact.rollup
+    assert rollup is not None
+    part = rollup.parts[sketch]
+    if part.source is None:
+        raise ValueError(f"{sketch} is not a sketch part")
+    bin_ = func.sketch_bin(part.source)
+    raw = ([bin_.label("bin"), func.count().label("n")], [bin_], [part.source.is_not(None)])
+    pieces = _pieces(fact, query, ids, lambda stored: [stored.c[sketch]], raw)
+    rollup_pieces = []
+    for piece in pieces[:-1]:
+        stored = piece.subquery()
+        bins = func.jsonb_each_text(stored.c[sketch]).table_valued("key", "value", name="bins")
+        rollup_pieces.append(
+            select(
+                stored.c.entity,
+                stored.c.key,
+                cast(bins.c.key, Integer).label("bin"),
+                cast(bins.c.value, BigInteger).label("n"),
+            ).select_from(stored.join(bins, true()))
+        )
+    return union_all(*rollup_pieces, pieces[-1]).subquery(f"{sketch}_bins")
