@@ -7,50 +7,86 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from strawberry.fastapi import GraphQLRouter
 
 from db.engine import Database
-from gateway.auth import authenticate
+from gateway.auth import authenticate, presented_secret
+from gateway.graphql import GatewayRouter
+from gateway.guard import RequestGuard, allowed_hosts
+from gateway.limits import RateLimiter, TokenUsage
 from gateway.settings import Settings
+from resolvers.access import NO_ACCESS
 from resolvers.context import GatewayContext
 from schema.root import schema
 
 
 def _is_ide_page(request: Request) -> bool:
     """A browser asking for GraphiQL itself (the page carries no data)."""
+    accept = request.headers.get("accept", "")
     return (
         request.method == "GET"
         and "query" not in request.query_params
-        and "text/html" in request.headers.get("accept", "")
+        and ("text/html" in accept or "*/*" in accept)
     )
 
 
 def create_app(database: Database, settings: Settings, *, owns_database: bool = True) -> FastAPI:
     """The gateway app over an open database; the database is disposed at shutdown
     when the app owns it."""
+    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    usage = TokenUsage()
 
     async def context(request: Request = None, websocket: WebSocket = None) -> dict[str, Any]:  # type: ignore[assignment]
-        caller = request or websocket
-        if isinstance(caller, Request) and _is_ide_page(caller):
-            return {"gateway": GatewayContext(database, settings)}
-        principal = await authenticate(caller, settings, database)
-        return {"gateway": GatewayContext(database, settings, principal=principal)}
+        if request is not None:
+            if _is_ide_page(request):
+                return {"gateway": GatewayContext(database, settings, principal=NO_ACCESS)}
+            principal = await authenticate(request, settings, database)
+            return {"gateway": GatewayContext(database, settings, principal=principal)}
+        # A websocket authenticates in connection_init (GatewayRouter.on_ws_connect),
+        # or with ?token= on its URL; each operation then charges the rate limit.
+        principal = NO_ACCESS
+        if presented_secret(websocket) is not None:
+            principal = await authenticate(websocket, settings, database)
+        gateway = GatewayContext(database, settings, principal=principal)
+        gateway.charge = lambda: limiter.charge(gateway.principal.token_id or "admin")
+        return {"gateway": gateway}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await usage.flush(database)
         if owns_database:
             await database.dispose()
 
     app = FastAPI(title="Analytics gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+    app.state.rate_limiter = limiter
+    app.state.token_usage = usage
+    router = GatewayRouter(
+        schema,
+        context_getter=context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allowed_origins=settings.allowed_origins,
+    )
+    app.include_router(router, prefix="/graphql")
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 when the database answers, 503 otherwise."""
-        if await database.ping():
+        """200 when the database answers a query on a fact table within 1 s, 503 otherwise."""
+        if await database.ping(timeout=1.0):
             return JSONResponse({"status": "ok", "database": "up"})
         return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
 
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        RequestGuard,
+        hosts=allowed_hosts(settings.allowed_hosts, settings.host),
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,9 +25,16 @@ class GatewayContext:
     settings: Settings
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     principal: Principal = FULL_ACCESS
+    # Charges the caller's rate limit where no HTTP layer did (websocket operations):
+    # None when allowed, else seconds to wait.
+    charge: Callable[[], float | None] | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
+        # At most max_request_connections connections at once for this request,
+        # however many loaders run concurrently.
+        self.db = self.db.gated(self.settings.max_request_connections)
         self.loaders = Loaders(self.db)
 
     def row_context(self) -> RowContext:

@@ -1,10 +1,17 @@
-"""Errors a client can act on, raised as GraphQL errors with an extensions code."""
+"""Errors a client can act on, raised as GraphQL errors with an extensions code,
+and the classification every error goes through before a client sees it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+INTERNAL = "INTERNAL_SERVER_ERROR"
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "the database is unavailable or too slow right now; retry shortly"
 
 
 class GatewayError(GraphQLError):
@@ -18,6 +25,22 @@ def bad_input(message: str, argument: str | None = None) -> GatewayError:
     """The caller sent a value the contract does not allow."""
     extra = {"argument": argument} if argument else {}
     return GatewayError(message, "BAD_USER_INPUT", **extra)
+
+
+def unavailable() -> GatewayError:
+    """The database is down, restarting, locked or slow: the same request can succeed later."""
+    return GatewayError(UNAVAILABLE_MESSAGE, UNAVAILABLE, retryable=True)
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """Whether an exception (or its cause) means the database could not answer in time."""
+    while error is not None:
+        if isinstance(error, OperationalError | PoolTimeout | OSError):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__
+    return False
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from db import catalog, rows
 from db.compiler import AggregateQuery, Fact
+from resolvers.access import readable_ids
 from resolvers.arguments import decode_cursor, decode_time_cursor, encode_cursor, page_size
 from resolvers.context import GatewayContext
 
@@ -37,12 +38,15 @@ async def catalog_page(
     """Entities in key order, optionally matching search; items are catalog rows."""
     first = page_size(first, context.settings.max_page_size)
     position = decode_cursor(after, kind, 1, (str,))
+    only = readable_ids(context.principal)
     async with context.db.read() as conn:
-        found = await catalog.page(conn, entities, search, first, position[0] if position else None)
+        found = await catalog.page(
+            conn, entities, search, first, position[0] if position else None, only
+        )
 
     async def total() -> int:
         async with context.db.read() as conn:
-            return await catalog.count(conn, entities, search)
+            return await catalog.count(conn, entities, search, only)
 
     items = found[:first]
     end_cursor = encode_cursor(kind, items[-1][entities.key]) if items else None
@@ -79,6 +83,8 @@ async def rows_page(
 
 
 async def find_entity(context: GatewayContext, entities: catalog.Catalog, key: str) -> Any:
-    """One catalog row, or None when the entity is unknown."""
+    """One catalog row, or None when the entity is unknown or not the caller's."""
+    if not context.principal.sees(str(key)):
+        return None
     async with context.db.read() as conn:
         return (await catalog.by_keys(conn, entities, [key])).get(key)

@@ -3,33 +3,39 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
-from resolvers.errors import is_unexpected
+from schema.access import AccessMutation, AccessQuery, OperationScope
 from schema.admin import AdminQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
+from schema.errors import GatewaySchema, SafeErrors
+from schema.limits import QueryLimits
 from schema.metrics import MetricMutation
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
 from schema.validation import ValidationErrorCodes
 
-Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery))
+Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery, AccessQuery))
 Mutation = merge_types(
-    "Mutation", (ProductMutation, MetricMutation, ModelMutation, EndpointMutation)
+    "Mutation",
+    (ProductMutation, MetricMutation, ModelMutation, EndpointMutation, AccessMutation),
 )
 
 
 def build_schema() -> strawberry.Schema:
-    """The served schema. Unexpected exceptions are masked; deliberate errors are not."""
-    return strawberry.Schema(
+    """The served schema. Errors are coded and unexpected ones masked (SafeErrors);
+    the caller's scope and the document's limits are checked before execution."""
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         extensions=[
-            lambda: MaskErrors(should_mask_error=is_unexpected),
+            SafeErrors,
+            QueryLimits,
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             ValidationErrorCodes,
+            OperationScope,
         ],
     )
 

@@ -58,7 +58,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """Settings as a deployment would have them, pointed at the test database."""
-    return Settings(database_url=database_url, admin_token=ADMIN_SECRET)
+    # "gateway" is the Host of the in-process HTTP clients (base_url http://gateway).
+    return Settings(
+        database_url=database_url,
+        admin_token=ADMIN_SECRET,
+        allowed_hosts=["127.0.0.1", "localhost", "gateway"],
+    )
 
 
 @pytest.fixture(scope="session")
