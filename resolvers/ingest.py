@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
@@ -24,7 +23,7 @@ from db.ingest.fields import RowError
 from db.models import prediction_models
 from resolvers.access import APPEND, Principal, require, write_refusal
 from resolvers.context import GatewayContext, context_of
-from resolvers.errors import GatewayError, bad_input, is_unavailable, unavailable
+from resolvers.errors import GatewayError, bad_input, is_unavailable, unavailable, unstorable
 from schema.common import IngestResult, RejectedRow
 
 # The field of each kind's rows that names the resource it writes to.
@@ -80,23 +79,6 @@ def ingest_failure(error: IngestFailed) -> GatewayError:
     return GatewayError(str(error), "INGEST_FAILED", retryable=not refused_data)
 
 
-def storable_problem(value: Any, field: str) -> RowError | None:
-    """Why the database would refuse a value (NUL in text, a non-finite number), if so."""
-    if isinstance(value, str):
-        return (
-            RowError(field, f"{field} must not contain NUL characters") if "\x00" in value else None
-        )
-    if isinstance(value, float) and not math.isfinite(value):
-        return RowError(field, f"{field} must not hold a non-finite number")
-    if isinstance(value, Mapping):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return None
-    return next((p for item in items if (p := storable_problem(item, field)) is not None), None)
-
-
 def guarded(kind: IngestKind, principal: Principal) -> IngestKind:
     """kind whose row check first refuses what the database cannot store and, for a
     confined token, rows of resources it may not write (each a per-row rejection)."""
@@ -105,8 +87,8 @@ def guarded(kind: IngestKind, principal: Principal) -> IngestKind:
 
     def check(raw: Mapping[str, Any], context: RowContext) -> dict[str, Any]:
         for field, value in raw.items():
-            if (problem := storable_problem(value, field)) is not None:
-                raise problem
+            if (problem := unstorable(value)) is not None:
+                raise RowError(field, f"{field} {problem}")
         target = raw.get(resource_field) if resource_field else None
         if isinstance(target, str) and (refusal := write_refusal(principal, target, what)):
             raise RowError(resource_field, refusal)

@@ -14,6 +14,7 @@ from schema.limits import QueryLimits
 from schema.metrics import MetricMutation
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
+from schema.storable import StorableArguments
 from schema.validation import ValidationErrorCodes
 
 Query = merge_types("Query", (ProductQuery, AdminQuery, ModelQuery, EndpointQuery, AccessQuery))
@@ -36,6 +37,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ValidationCache(maxsize=256),
             ValidationErrorCodes,
             OperationScope,
+            StorableArguments,
         ],
     )
 

@@ -26,6 +26,7 @@ from db.migrate import upgrade_to_head
 from db.tables import metadata
 from gateway.app import create_app
 from gateway.settings import Settings
+from resolvers.access import FULL_ACCESS, Principal
 from resolvers.context import GatewayContext
 from schema.root import schema
 from tests.factories import ADMIN_HEADERS, ADMIN_SECRET
@@ -94,9 +95,13 @@ class GraphQL:
         self.settings = settings
 
     async def result(
-        self, query: str, variables: dict[str, Any] | None = None, now: datetime | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        now: datetime | None = None,
+        principal: Principal = FULL_ACCESS,
     ) -> Any:
-        context = GatewayContext(self.db, self.settings)
+        context = GatewayContext(self.db, self.settings, principal=principal)
         if now is not None:
             context.now = now
         return await schema.execute(
@@ -104,16 +109,25 @@ class GraphQL:
         )
 
     async def __call__(
-        self, query: str, variables: dict[str, Any] | None = None, now: datetime | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        now: datetime | None = None,
+        principal: Principal = FULL_ACCESS,
     ) -> Any:
         """The data of a document that must succeed."""
-        result = await self.result(query, variables, now)
+        result = await self.result(query, variables, now, principal)
         assert result.errors is None, result.errors
         return result.data
 
-    async def errors(self, query: str, variables: dict[str, Any] | None = None) -> list[Any]:
+    async def errors(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        principal: Principal = FULL_ACCESS,
+    ) -> list[Any]:
         """The errors of a document that must fail."""
-        result = await self.result(query, variables)
+        result = await self.result(query, variables, principal=principal)
         assert result.errors, f"expected errors, got {result.data}"
         return list(result.errors)
 
