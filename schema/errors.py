@@ -109,9 +109,13 @@ class GatewaySchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log each error once: a traceback only where the server is at fault."""
+        """Log each error once: a traceback only where the server is at fault. Errors
+        without a code get theirs here too: a syntax error raised by the parser cache
+        reaches the client without passing through SafeErrors."""
         request_id = _request_id(execution_context) if execution_context else "-"
         for error in errors:
+            if not is_unexpected(error) and _code_of(error) is None:
+                error.extensions = {**(error.extensions or {}), "code": _implicit_code(error)}
             if is_unavailable(error.original_error):
                 log.warning("request %s: database unavailable: %s", request_id, error.message)
             elif is_unexpected(error):
