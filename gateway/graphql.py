@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from graphql import GraphQLError
+from sqlalchemy.exc import SQLAlchemyError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
@@ -16,6 +17,7 @@ from strawberry.types.unset import UnsetType
 
 from gateway.auth import bearer_token, principal_for_secret
 from resolvers.context import GatewayContext
+from resolvers.errors import masked
 from resolvers.persisted import document_for
 
 
@@ -49,12 +51,13 @@ class GatewayRouter(GraphQLRouter[dict[str, Any], None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Swap a persisted query's hash for its document, then execute as usual."""
+        gateway: GatewayContext = context["gateway"]
         try:
-            query = await document_for(
-                context["gateway"], request_data.query, request_data.extensions
-            )
+            query = await document_for(gateway, request_data.query, request_data.extensions)
         except GraphQLError as refused:
             return ExecutionResult(data=None, errors=[refused])
+        except (SQLAlchemyError, OSError) as error:
+            return ExecutionResult(data=None, errors=[masked(error, gateway.request_id)])
         return await super().execute_single(
             request,
             request_adapter,

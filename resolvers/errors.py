@@ -3,6 +3,7 @@ and the classification every error goes through before a client sees it."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -10,6 +11,7 @@ from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+log = logging.getLogger("gateway.errors")
 INTERNAL = "INTERNAL_SERVER_ERROR"
 UNAVAILABLE = "SERVICE_UNAVAILABLE"
 UNAVAILABLE_MESSAGE = "the database is unavailable or too slow right now; retry shortly"
@@ -31,6 +33,16 @@ def bad_input(message: str, argument: str | None = None) -> GatewayError:
 def unavailable() -> GatewayError:
     """The database is down, restarting, locked or slow: the same request can succeed later."""
     return GatewayError(UNAVAILABLE_MESSAGE, UNAVAILABLE, retryable=True)
+
+
+def masked(error: BaseException, request_id: str) -> GraphQLError:
+    """The client's error for an exception outside GraphQL execution: unavailable
+    when the database could not answer, else masked (and logged with request_id)."""
+    if is_unavailable(error):
+        log.warning("request %s: database unavailable: %s", request_id, type(error).__name__)
+        return unavailable()
+    log.error("request %s: unexpected error", request_id, exc_info=error)
+    return GraphQLError("Unexpected error.", extensions={"code": INTERNAL, "requestId": request_id})
 
 
 def is_unavailable(error: BaseException | None) -> bool:

@@ -170,3 +170,33 @@ def statements(db: Database) -> Iterator[StatementCounter]:
 def now() -> datetime:
     """A fixed 'now' inside the tolerance of the server clock, second-aligned."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def live_gateway(db: Database, settings: Settings) -> AsyncIterator[Any]:
+    """Starts the real app under uvicorn on 127.0.0.1 (a free port) with some settings
+    changed; returns "127.0.0.1:<port>". Stopped after the test."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    running: list[tuple[Any, Any]] = []
+
+    async def start(**changes: Any) -> str:
+        app = create_app(db, settings.model_copy(update=changes), owns_database=False)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        running.append((server, task))
+        for _ in range(100):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+    yield start
+    for server, task in running:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
