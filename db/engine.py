@@ -37,6 +37,7 @@ class Database:
         pool_timeout_seconds: float = 30.0,
     ) -> None:
         self.url = normalize_url(url)
+        self._options = (statement_timeout_ms, pool_timeout_seconds)
         # Buckets and day boundaries are UTC whatever the server's TimeZone; a
         # statement timeout (0: none) makes a locked or slow database fail fast.
         options = f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_ms)}"
@@ -49,6 +50,10 @@ class Database:
             connect_args={"options": options, "connect_timeout": 5},
         )
         self._gate: asyncio.Semaphore | None = None
+
+    def sibling(self, pool_size: int) -> Database:
+        """A new engine on the same database with the same timeouts (for another loop)."""
+        return Database(self.url, pool_size, *self._options)
 
     def gated(self, connections: int) -> Database:
         """The same engine, holding at most `connections` connections at once

@@ -15,6 +15,7 @@ from gateway.auth import authenticate, presented_secret
 from gateway.graphql import GatewayRouter
 from gateway.guard import RequestGuard, allowed_hosts
 from gateway.limits import RateLimiter, TokenUsage
+from gateway.offload import Offload
 from gateway.settings import Settings
 from resolvers.access import NO_ACCESS
 from resolvers.context import GatewayContext
@@ -36,6 +37,7 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
     when the app owns it."""
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     usage = TokenUsage()
+    offload = Offload(database)
 
     async def context(request: Request = None, websocket: WebSocket = None) -> dict[str, Any]:  # type: ignore[assignment]
         if request is not None:
@@ -55,6 +57,7 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await offload.close()
         await usage.flush(database)
         if owns_database:
             await database.dispose()
@@ -67,6 +70,8 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
         context_getter=context,
         graphql_ide="graphiql" if settings.graphiql else None,
         allowed_origins=settings.allowed_origins,
+        offload=offload,
+        offload_body_bytes=settings.offload_body_bytes,
     )
     app.include_router(router, prefix="/graphql")
 

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=5_000, ge=1)
     max_cost: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    offload_body_bytes: int = Field(default=256 * 1024, ge=0)
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
     allowed_hosts: NameList = Field(default_factory=list)

@@ -187,7 +187,7 @@ async def live_gateway(db: Database, settings: Settings) -> AsyncIterator[Any]:
         app = create_app(db, settings.model_copy(update=changes), owns_database=False)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         task = asyncio.create_task(server.serve(sockets=[sock]))
         running.append((server, task))
         for _ in range(100):
