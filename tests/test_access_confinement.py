@@ -179,17 +179,7 @@ async def test_ingest_rows_of_other_resources_are_rejected_per_row_and_the_rest_
 
 
 async def test_actuals_for_predictions_of_another_model_are_rejected(gql, now):
-    at = now - timedelta(minutes=1)
-    await gql(
-        INGEST_PREDICTIONS,
-        {
-            "predictions": [
-                prediction(at, 1.0, predictionId="mine-1"),
-                prediction(at, 2.0, modelId="other", predictionId="other-1"),
-            ]
-        },
-        now=now,
-    )
+    await _two_of_each(gql, now)  # predictions mine-1 (model eta) and other-1 (model other)
     actuals = [
         {"predictionId": "other-1", "actualValue": 5.0},
         {"predictionId": "mine-1", "actualValue": 3.0},
