@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -32,6 +32,32 @@ def _is_ide_page(request: Request) -> bool:
     )
 
 
+# The GraphQL code of each refusal authenticate() answers with.
+REFUSAL_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class GraphQLRefusal(Exception):
+    """A refused GraphQL request: answered with its HTTP status and a GraphQL error body."""
+
+    def __init__(self, refused: HTTPException) -> None:
+        super().__init__(refused.detail)
+        self.refused = refused
+
+
+def _refusal_response(_: Request, error: Exception) -> JSONResponse:
+    refused = error.refused if isinstance(error, GraphQLRefusal) else HTTPException(500)
+    extensions: dict[str, Any] = {"code": REFUSAL_CODES.get(refused.status_code, "FORBIDDEN")}
+    if refused.status_code in (429, 503):
+        extensions["retryable"] = True
+    body = {"errors": [{"message": str(refused.detail), "extensions": extensions}]}
+    return JSONResponse(body, status_code=refused.status_code, headers=refused.headers)
+
+
 def create_app(database: Database, settings: Settings, *, owns_database: bool = True) -> FastAPI:
     """The gateway app over an open database; the database is disposed at shutdown
     when the app owns it."""
@@ -43,7 +69,10 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
         if request is not None:
             if _is_ide_page(request):
                 return {"gateway": GatewayContext(database, settings, principal=NO_ACCESS)}
-            principal = await authenticate(request, settings, database)
+            try:
+                principal = await authenticate(request, settings, database)
+            except HTTPException as refused:
+                raise GraphQLRefusal(refused) from None
             return {"gateway": GatewayContext(database, settings, principal=principal)}
         # A websocket authenticates in connection_init (GatewayRouter.on_ws_connect),
         # or with ?token= on its URL; each operation then charges the rate limit.
@@ -63,6 +92,7 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
             await database.dispose()
 
     app = FastAPI(title="Analytics gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_exception_handler(GraphQLRefusal, _refusal_response)
     app.state.rate_limiter = limiter
     app.state.token_usage = usage
     router = GatewayRouter(

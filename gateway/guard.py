@@ -85,9 +85,15 @@ class RequestGuard:
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _respond(send, 413, f"request body over {self.max_body_bytes} bytes")
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_body_bytes:
+                await _respond(send, 413, f"request body over {self.max_body_bytes} bytes")
+                return
+            # The server frames the body by its Content-Length: it cannot grow past it,
+            # so the app may stream it as it arrives.
+            await self.app(scope, receive, send)
             return
+        # A chunked body of unknown size: read it up to the limit before the app sees it.
         chunks: list[Message] = []
         size = 0
         while True:

@@ -57,6 +57,8 @@ async def test_requests_without_a_token_are_refused_on_every_graphql_address(cli
     get = await client.get("/graphql", params={"query": STATS}, headers=anonymous)
     assert (post.status_code, get.status_code) == (401, 401)
     assert post.headers["www-authenticate"] == "Bearer"
+    # Still a GraphQL answer: an error with its code.
+    assert post.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
 
 
 async def test_the_token_query_parameter_is_accepted_like_the_header(client):

@@ -147,6 +147,7 @@ async def test_the_rate_limit_answers_429_with_retry_after_once_the_burst_is_spe
         refused = await http.post("/graphql", json=query)
     assert statuses == [200, 200, 200, 429]
     assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["errors"][0]["extensions"] == {"code": "RATE_LIMITED", "retryable": True}
 
 
 async def test_over_websockets_the_rate_limit_is_a_coded_graphql_error(db, settings):
