@@ -2,9 +2,10 @@
 tokens (while parsing), depth, aliases and a computed cost (after validation).
 
 The limits come from the request's settings, so one schema serves processes
-configured differently. Cost: every selected field costs 1, a root field may
-weigh more (``stats`` counts every table), and a field that returns many
-items multiplies the cost of its selection by how many it may return.
+configured differently. Cost: every selected object field costs 1 (scalars come
+with their object), a root field may weigh more (``stats`` counts every table),
+and a field that returns many items multiplies the cost of its selection by how
+many it may return (its first/limit, at most the largest page).
 """
 
 from __future__ import annotations
