@@ -24,9 +24,11 @@ UNAUTHENTICATED_MESSAGE = (
 
 @strawberry.enum
 class Scope(Enum):
-    ADMIN = "ADMIN"
-    READ = "READ"
-    APPEND = "APPEND"
+    ADMIN = strawberry.enum_value(
+        "ADMIN", description="everything, including tokens, alerts and dashboards of others"
+    )
+    READ = strawberry.enum_value("READ", description="queries and subscriptions")
+    APPEND = strawberry.enum_value("APPEND", description="ingest mutations only")
 
 
 @strawberry.input
@@ -86,7 +88,7 @@ class AccessMutation:
         secret, row = await resolve.create_api_token(
             info,
             input.name,
-            [s.value for s in input.scopes],
+            [s.name for s in input.scopes],
             input.resource_ids,
             input.expires_at,
         )
