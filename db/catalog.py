@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,30 +29,47 @@ def like_pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(catalog: Catalog, search: str | None) -> list[ColumnElement[bool]]:
-    if not search:
-        return []
-    pattern = like_pattern(search)
-    return [or_(*[catalog.table.c[c].ilike(pattern, escape="\\") for c in catalog.searchable])]
+def _search(
+    catalog: Catalog, search: str | None, only: Collection[str] | None = None
+) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if only is not None:  # a confined caller: only its own entities
+        clauses.append(catalog.table.c[catalog.key].in_(sorted(only)))
+    if search:
+        pattern = like_pattern(search)
+        searched = [catalog.table.c[c].ilike(pattern, escape="\\") for c in catalog.searchable]
+        clauses.append(or_(*searched))
+    return clauses
 
 
 async def page(
-    conn: AsyncConnection, catalog: Catalog, search: str | None, first: int, after: str | None
+    conn: AsyncConnection,
+    catalog: Catalog,
+    search: str | None,
+    first: int,
+    after: str | None,
+    only: Collection[str] | None = None,
 ) -> list[RowMapping]:
     """Up to first + 1 entities after the key `after`, in key order (the extra row tells
-    whether there is a next page)."""
+    whether there is a next page); only the keys in `only` when it is given."""
     key = catalog.table.c[catalog.key].collate(CODE_POINT)
     statement = (
-        select(catalog.table).where(*_search(catalog, search)).order_by(key).limit(first + 1)
+        select(catalog.table).where(*_search(catalog, search, only)).order_by(key).limit(first + 1)
     )
     if after is not None:
         statement = statement.where(key > after)
     return list((await conn.execute(statement)).mappings())
 
 
-async def count(conn: AsyncConnection, catalog: Catalog, search: str | None) -> int:
-    """How many entities match search."""
-    statement = select(func.count()).select_from(catalog.table).where(*_search(catalog, search))
+async def count(
+    conn: AsyncConnection,
+    catalog: Catalog,
+    search: str | None,
+    only: Collection[str] | None = None,
+) -> int:
+    """How many entities match search (among `only` when it is given)."""
+    where = _search(catalog, search, only)
+    statement = select(func.count()).select_from(catalog.table).where(*where)
     return int((await conn.execute(statement)).scalar_one())
 
 

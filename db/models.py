@@ -148,3 +148,11 @@ async def prediction_psi(
         model_id: None if values.get(model_id) is None else float(values[model_id])
         for model_id in model_ids
     }
+
+
+async def prediction_models(conn: AsyncConnection, prediction_ids: Sequence[str]) -> dict[str, str]:
+    """The model of each stored prediction among prediction_ids."""
+    rows = await conn.execute(
+        select(t.c.prediction_id, t.c.model_id).where(t.c.prediction_id.in_(list(prediction_ids)))
+    )
+    return {row.prediction_id: row.model_id for row in rows}

@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData(
     naming_convention={
@@ -255,4 +255,32 @@ row_counts = Table(
     Column("slot", Integer, nullable=False),
     Column("rows", BigInteger, nullable=False),
     PrimaryKeyConstraint("table_name", "slot"),
+)
+
+# ------------------------------------------------------------------ access (issue 13)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    # sha256 of the secret; the secret itself is never stored.
+    Column("secret_hash", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("resource_ids", ARRAY(Text)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index(None, "secret_hash", unique=True),
+)
+
+persisted_queries = Table(
+    "persisted_queries",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("document", Text, nullable=False),
+    # Registered by an ADMIN: the allow-list GATEWAY_PERSISTED_ONLY executes.
+    Column("allowed", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -5,32 +5,38 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from db.engine import Database
 from gateway import logs
 from gateway.alerting import Alerting, WebhookPolicy
-from gateway.auth import authenticate
+from gateway.auth import authenticate, presented_secret
 from gateway.graphiql import STATIC, GatewayGraphQLRouter
+from gateway.guard import RequestGuard, allowed_hosts
+from gateway.limits import RateLimiter, TokenUsage
 from gateway.live import Broker
 from gateway.maintenance import maintain_forever
 from gateway.metrics_endpoint import metrics_router
+from gateway.offload import Offload
 from gateway.rest import rest_router
 from gateway.settings import Settings
+from resolvers.access import NO_ACCESS, Principal
 from resolvers.context import GatewayContext
 from schema.root import schema
 
 
 def _is_ide_page(request: Request) -> bool:
     """A browser asking for GraphiQL itself (the page carries no data)."""
+    accept = request.headers.get("accept", "")
     return (
         request.method == "GET"
         and "query" not in request.query_params
-        and "text/html" in request.headers.get("accept", "")
+        and ("text/html" in accept or "*/*" in accept)
     )
 
 
@@ -43,19 +49,62 @@ def webhook_policy(settings: Settings) -> WebhookPolicy:
     )
 
 
+# The GraphQL code of each refusal authenticate() answers with.
+REFUSAL_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class GraphQLRefusal(Exception):
+    """A refused GraphQL request: answered with its HTTP status and a GraphQL error body."""
+
+    def __init__(self, refused: HTTPException) -> None:
+        super().__init__(refused.detail)
+        self.refused = refused
+
+
+def _refusal_response(_: Request, error: Exception) -> JSONResponse:
+    refused = error.refused if isinstance(error, GraphQLRefusal) else HTTPException(500)
+    extensions: dict[str, Any] = {"code": REFUSAL_CODES.get(refused.status_code, "FORBIDDEN")}
+    if refused.status_code in (429, 503):
+        extensions["retryable"] = True
+    body = {"errors": [{"message": str(refused.detail), "extensions": extensions}]}
+    return JSONResponse(body, status_code=refused.status_code, headers=refused.headers)
+
+
 def create_app(database: Database, settings: Settings, *, owns_database: bool = True) -> FastAPI:
     """The gateway app over an open database; the database is disposed at shutdown
     when the app owns it."""
     broker = Broker(database.url)
     alerting = Alerting(database, settings.alert_interval, webhook_policy(settings))
+    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    usage = TokenUsage()
+    offload = Offload(database)
 
-    async def context(request: Request = None, websocket: WebSocket = None) -> dict[str, Any]:  # type: ignore[assignment]
-        caller = request or websocket
-        if isinstance(caller, Request) and _is_ide_page(caller):
-            return {"gateway": GatewayContext(database, settings)}
-        principal = await authenticate(caller, settings, database)
+    def served(principal: Principal) -> GatewayContext:
         gateway = GatewayContext(database, settings, principal=principal)
         gateway.live, gateway.alerting = broker, alerting
+        return gateway
+
+    async def context(request: Request = None, websocket: WebSocket = None) -> dict[str, Any]:  # type: ignore[assignment]
+        if request is not None:
+            if _is_ide_page(request):
+                return {"gateway": served(NO_ACCESS)}
+            try:
+                principal = await authenticate(request, settings, database)
+            except HTTPException as refused:
+                raise GraphQLRefusal(refused) from None
+            return {"gateway": served(principal)}
+        # A websocket authenticates in connection_init (GatewayRouter.on_ws_connect),
+        # or with ?token= on its URL; each operation then charges the rate limit.
+        principal = NO_ACCESS
+        if presented_secret(websocket) is not None:
+            principal = await authenticate(websocket, settings, database)
+        gateway = served(principal)
+        gateway.charge = lambda: limiter.charge(gateway.principal.token_id or "admin")
         return {"gateway": gateway}
 
     @asynccontextmanager
@@ -67,15 +116,25 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
         await alerting.stop()
         await broker.stop()
         maintenance.cancel()
+        await offload.close()
+        await usage.flush(database)
         if owns_database:
             await database.dispose()
 
     app = FastAPI(title="Analytics gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_exception_handler(GraphQLRefusal, _refusal_response)
     app.state.live, app.state.alerting = broker, alerting
-    ide: Literal["graphiql"] | None = "graphiql" if settings.graphiql else None
-    app.include_router(
-        GatewayGraphQLRouter(schema, context_getter=context, graphql_ide=ide), prefix="/graphql"
+    app.state.rate_limiter = limiter
+    app.state.token_usage = usage
+    router = GatewayGraphQLRouter(
+        schema,
+        context_getter=context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allowed_origins=settings.allowed_origins,
+        offload=offload,
+        offload_body_bytes=settings.offload_body_bytes,
     )
+    app.include_router(router, prefix="/graphql")
     app.include_router(rest_router(database, settings))
     app.include_router(metrics_router(database, settings))
     app.middleware("http")(logs.request_ids)
@@ -89,9 +148,21 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        """200 when the database answers, 503 otherwise."""
-        if await database.ping():
+        """200 when the database answers a query on a fact table within 1 s, 503 otherwise."""
+        if await database.ping(timeout=1.0):
             return JSONResponse({"status": "ok", "database": "up"})
         return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
 
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        RequestGuard,
+        hosts=allowed_hosts(settings.allowed_hosts, settings.host),
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,9 @@ from db.engine import Database
 from db.migrate import upgrade_to_head
 from db.retention import RetentionReport
 from gateway import logs
+from gateway.admin_secret import admin_secret_file, ensure_admin_secret
 from gateway.app import create_app
+from gateway.guard import is_loopback
 from gateway.runtime import database_url
 from gateway.settings import Settings, get_settings
 
@@ -53,23 +57,52 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+# In-flight requests get this long to finish after SIGTERM or Ctrl-C.
+DRAIN_SECONDS = 10
 
 
 def _guard_address(settings: Settings, host: str) -> None:
-    """Never expose the data on a non-loopback address without a token."""
-    if not _is_loopback(host) and settings.admin_token is None:
+    """Never expose the data on a non-loopback address without a chosen token."""
+    if not is_loopback(host) and settings.admin_token is None:
         console.print(
             f"[red]refusing to listen on {host} without GATEWAY_ADMIN_TOKEN[/red]: "
             "set a token, or bind to 127.0.0.1"
         )
         raise typer.Exit(2)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _stops_on_sigterm() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the embedded Postgres is stopped. (uvicorn
+    drains, then re-raises the signal it caught; without a handler that would kill
+    the process before any cleanup ran.)"""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _with_admin_secret(settings: Settings, header_line: bool) -> Settings:
+    """Settings with an admin secret; a created one is printed once (demo: always,
+    as a header to paste into GraphiQL)."""
+    settings, created = ensure_admin_secret(settings)
+    secret = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if created is not None:
+        console.print(
+            f"created an admin token, saved in {admin_secret_file(settings)} (mode 0600): "
+            f"{created}",
+            markup=False,
+            highlight=False,
+        )
+    if header_line or created is not None:
+        console.print("GraphiQL headers pane (paste as is):", markup=False)
+        console.print(f'{{"Authorization": "Bearer {secret}"}}', markup=False, highlight=False)
+    return settings
 
 
 def _migrate(url: str) -> None:
@@ -94,20 +127,33 @@ def _where(settings: Settings, host: str, port: int) -> None:
         ("Metrics", f"{base}/metrics"),
     ):
         console.print(f"{name:<12} [bold]{where}[/bold]", highlight=False)
-    if settings.admin_token is not None:
-        header = f'{{"Authorization": "Bearer {settings.admin_token.get_secret_value()}"}}'
-        console.print("GraphiQL headers pane:", header, markup=False, highlight=False)
+    # The secret itself is printed only when it is created, and by `demo`: never into
+    # the logs of every server start.
+    console.print(
+        'GraphiQL headers pane: {"Authorization": "Bearer <token>"}', markup=False, highlight=False
+    )
 
 
 def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     logs.configure(settings.log_format, settings.log_level)
-    database = Database(url, pool_size=settings.db_pool_size)
+    database = Database(
+        url,
+        pool_size=settings.db_pool_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        pool_timeout_seconds=settings.db_pool_timeout_seconds,
+    )
+    settings = settings.model_copy(update={"host": host})
     _where(settings, host, port)
     # log_config None: keep the gateway's own handlers (text or JSON lines) for uvicorn too.
     # No uvicorn access log: gateway.http logs each request once, without the query
     # string, which may carry ?token=.
     uvicorn.run(
-        create_app(database, settings), host=host, port=port, log_config=None, access_log=False
+        create_app(database, settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=DRAIN_SECONDS,
     )
 
 
@@ -122,9 +168,9 @@ def serve(
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     _guard_address(settings, host)
-    with database_url(settings) as url:
+    with _stops_on_sigterm(), database_url(settings) as url:
         _migrate(url)
-        _serve(settings, url, host, port)
+        _serve(_with_admin_secret(settings, header_line=False), url, host, port)
 
 
 @app.command(cls=_Command)
@@ -182,13 +228,13 @@ def demo(
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
     _guard_address(settings, host)
-    with database_url(settings) as url:
+    with _stops_on_sigterm(), database_url(settings) as url:
         _migrate(url)
         console.print("loading the demo data set ...")
         for line in asyncio.run(load_demo(url, settings)):
             console.print(line)
         if serve_after:
-            _serve(settings, url, host, port)
+            _serve(_with_admin_secret(settings, header_line=True), url, host, port)
 
 
 @app.command(cls=_Command)

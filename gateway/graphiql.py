@@ -13,12 +13,12 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from gateway import telemetry
 from gateway.assets import VENDOR, missing
+from gateway.graphql import GatewayRouter
 
 STATIC = VENDOR.parent
 PAGE = STATIC / "graphiql" / "index.html"
@@ -45,8 +45,9 @@ def graphiql_page() -> str:
     return PAGE.read_text(encoding="utf-8")
 
 
-class GatewayGraphQLRouter(GraphQLRouter[Any, Any]):
-    """Strawberry's FastAPI router with the offline GraphiQL page and per-operation metrics."""
+class GatewayGraphQLRouter(GatewayRouter):
+    """The gateway's router (gateway.graphql) with the offline GraphiQL page and
+    per-operation metrics."""
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """The offline GraphiQL page (only reached when the IDE is enabled)."""

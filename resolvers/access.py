@@ -1,12 +1,16 @@
 """Who is asking and what they may touch: the one place confinement lives.
 
 Every read and write path asks this module (never the token table directly),
-so a new field cannot forget confinement. Issue 13 fills in tokens; until a
-request carries one, the context holds ``FULL_ACCESS``.
+so a new field cannot forget confinement. The gateway authenticates each
+request (gateway/auth.py) and puts its principal in the context; queries and
+subscriptions need READ (checked once per operation by schema/access.py),
+each write asks ``require`` for its own scope, and lists, lookups, counts and
+ingest rows are confined to the principal's resources here.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +49,14 @@ class Principal:
 
 
 FULL_ACCESS = Principal(token_id=None, scopes=frozenset({ADMIN}))
+# A websocket before its connection_init: may do nothing.
+NO_ACCESS = Principal(token_id=None, scopes=frozenset())
+
+
+def secret_hash(secret: str) -> str:
+    """How a token's secret is stored and looked up (secrets are random, so one
+    sha256 round is enough; a slow hash would guard guessable passwords)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def principal_of(info: Info[Any, Any]) -> Principal:
@@ -70,3 +82,15 @@ def confine(info: Info[Any, Any], resource_ids: Iterable[str]) -> list[str]:
     """The subset of resource_ids the caller may see, in the given order."""
     principal = principal_of(info)
     return [r for r in resource_ids if principal.sees(r)]
+
+
+def readable_ids(principal: Principal) -> frozenset[str] | None:
+    """The resources a query may touch, for filtering in SQL (None: all of them)."""
+    return principal.resource_ids
+
+
+def write_refusal(principal: Principal, resource_id: str, what: str) -> str | None:
+    """Why one ingest row may not be written (a per-row rejection), or None."""
+    if principal.sees(resource_id):
+        return None
+    return f"this token may not write to {what} {resource_id!r}"

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from db.quarantine import count_quarantined, quarantined_page
 from db.stats import gateway_counts
+from resolvers.access import principal_of, readable_ids
 from resolvers.arguments import decode_time_cursor, encode_cursor, page_size, time_window
 from resolvers.context import context_of
 from resolvers.errors import bad_input
@@ -31,12 +32,13 @@ async def quarantine(
     if position is not None and not isinstance(position[1], int):
         raise bad_input(f"after: {after!r} is not a cursor of this list", "after")
     kind_value = kind.value if kind else None
+    only = readable_ids(principal_of(info))
     async with context.db.read() as conn:
-        found = await quarantined_page(conn, kind_value, start, end, first, position)
+        found = await quarantined_page(conn, kind_value, start, end, first, position, only)
 
     async def total() -> int:
         async with context.db.read() as conn:
-            return await count_quarantined(conn, kind_value, start, end)
+            return await count_quarantined(conn, kind_value, start, end, only)
 
     items = [
         QuarantinedRow(
@@ -55,6 +57,7 @@ async def quarantine(
 
 
 async def stats(info: Info[Any, Any]) -> GatewayStats:
-    """Exact counts of stored rows and known entities."""
+    """Exact counts of stored rows and known entities the caller may see."""
+    only = readable_ids(principal_of(info))
     async with context_of(info).db.read() as conn:
-        return GatewayStats(**await gateway_counts(conn))
+        return GatewayStats(**await gateway_counts(conn, only))

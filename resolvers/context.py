@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,9 +30,16 @@ class GatewayContext:
     # The process's live-update broker and alert notifier (None outside a served app).
     live: Broker | None = None
     alerting: Alerting | None = None
+    # Charges the caller's rate limit where no HTTP layer did (websocket operations):
+    # None when allowed, else seconds to wait.
+    charge: Callable[[], float | None] | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
+        # At most max_request_connections connections at once for this request,
+        # however many loaders run concurrently.
+        self.db = self.db.gated(self.settings.max_request_connections)
         self.loaders = Loaders(self.db)
 
     def row_context(self) -> RowContext:

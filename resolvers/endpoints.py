@@ -15,8 +15,9 @@ from db.facts.api_requests import API_REQUESTS as FACT
 from db.ingest.fields import RowError, number
 from db.tables import endpoints
 from resolvers import aggregates
+from resolvers.access import ADMIN, require
 from resolvers.context import context_of
-from resolvers.errors import bad_input
+from resolvers.errors import GatewayError, bad_input
 from resolvers.pages import Page, catalog_page, find_entity
 from schema.common import TimeRange
 from schema.endpoint_types import (
@@ -89,6 +90,9 @@ def _ratio(numerator: float | None, divisor: float | None) -> float | None:
 
 async def configure_endpoint(info: Info[Any, Any], config: EndpointConfigInput) -> RowMapping:
     """Store an endpoint's configuration (creating the endpoint); its catalog row."""
+    principal = require(info, ADMIN)
+    if not principal.sees(config.name):
+        raise GatewayError(f"this token may not configure endpoint {config.name!r}", "FORBIDDEN")
     if not config.name.strip():
         raise bad_input("input.name is required and must not be empty", "input")
     raw = {"avgOrderValue": config.avg_order_value, "costPerRequest": config.cost_per_request}

@@ -1,10 +1,20 @@
-"""Errors a client can act on, raised as GraphQL errors with an extensions code."""
+"""Errors a client can act on, raised as GraphQL errors with an extensions code,
+and the classification every error goes through before a client sees it."""
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = logging.getLogger("gateway.errors")
+INTERNAL = "INTERNAL_SERVER_ERROR"
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "the database is unavailable or too slow right now; retry shortly"
 
 
 class GatewayError(GraphQLError):
@@ -18,6 +28,57 @@ def bad_input(message: str, argument: str | None = None) -> GatewayError:
     """The caller sent a value the contract does not allow."""
     extra = {"argument": argument} if argument else {}
     return GatewayError(message, "BAD_USER_INPUT", **extra)
+
+
+def unavailable() -> GatewayError:
+    """The database is down, restarting, locked or slow: the same request can succeed later."""
+    return GatewayError(UNAVAILABLE_MESSAGE, UNAVAILABLE, retryable=True)
+
+
+def masked(error: BaseException, request_id: str) -> GraphQLError:
+    """The client's error for an exception outside GraphQL execution: unavailable
+    when the database could not answer, else masked (and logged with request_id)."""
+    if is_unavailable(error):
+        log.warning("request %s: database unavailable: %s", request_id, type(error).__name__)
+        return unavailable()
+    log.error("request %s: unexpected error", request_id, exc_info=error)
+    return GraphQLError("Unexpected error.", extensions={"code": INTERNAL, "requestId": request_id})
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """Whether an exception (or its cause) means the database could not answer in time."""
+    while error is not None:
+        if isinstance(error, OperationalError | PoolTimeout | OSError):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__
+    return False
+
+
+# Magnitudes no argument of the contract needs, whose arithmetic could overflow.
+LARGEST, SMALLEST = 1e15, 1e-15
+
+
+def unstorable(value: Any, bounded: bool = False) -> str | None:
+    """Why the database would refuse a value (a NUL in a string or key, a non-finite
+    number; bounded: also a magnitude outside [SMALLEST, LARGEST]), or None."""
+    if isinstance(value, str):
+        return "must not contain NUL characters" if "\x00" in value else None
+    if isinstance(value, float):
+        magnitude = abs(value)
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if bounded and (magnitude > LARGEST or 0 < magnitude < SMALLEST):
+            return f"is out of range ({value!r}; magnitudes from {SMALLEST} to {LARGEST})"
+        return None
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None
+    return next((p for item in items if (p := unstorable(item, bounded)) is not None), None)
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
 from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
-from db.ingest.batch import IngestFailed, IngestKind, IngestOutcome, ingest_batch
+from db.ingest.batch import (
+    IngestFailed,
+    IngestKind,
+    IngestOutcome,
+    Rejection,
+    RowContext,
+    ingest_batch,
+)
+from db.ingest.fields import RowError
+from db.models import prediction_models
 from gateway import telemetry
+from resolvers.access import APPEND, Principal, require, write_refusal
 from resolvers.context import GatewayContext, context_of
-from resolvers.errors import GatewayError, bad_input
+from resolvers.errors import GatewayError, bad_input, is_unavailable, unavailable, unstorable
 from schema.common import IngestResult, RejectedRow
+
+# The field of each kind's rows that names the resource it writes to.
+RESOURCE_FIELDS = {
+    "PRODUCT_EVENT": ("productId", "product"),
+    "API_REQUEST": ("endpoint", "endpoint"),
+    "PREDICTION": ("modelId", "model"),
+    "METRIC_SAMPLE": ("name", "metric"),
+}
 
 
 def raw_row(value: Any) -> dict[str, Any]:
@@ -51,17 +70,77 @@ def ingest_result(outcome: IngestOutcome) -> IngestResult:
     )
 
 
+def ingest_failure(error: IngestFailed) -> GatewayError:
+    """The client's error for a batch the database did not store: SERVICE_UNAVAILABLE
+    when it could not answer; retryable unless it refused the data itself (that
+    would fail again)."""
+    if is_unavailable(error.__cause__):
+        return unavailable()
+    refused_data = isinstance(error.__cause__, DataError | IntegrityError)
+    return GatewayError(str(error), "INGEST_FAILED", retryable=not refused_data)
+
+
+def guarded(kind: IngestKind, principal: Principal) -> IngestKind:
+    """kind whose row check first refuses what the database cannot store and, for a
+    confined token, rows of resources it may not write (each a per-row rejection)."""
+    resource_field, what = RESOURCE_FIELDS.get(kind.kind, (None, ""))
+    validate = kind.validate
+
+    def check(raw: Mapping[str, Any], context: RowContext) -> dict[str, Any]:
+        for field, value in raw.items():
+            if (problem := unstorable(value)) is not None:
+                raise RowError(field, f"{field} {problem}")
+        target = raw.get(resource_field) if resource_field else None
+        if isinstance(target, str) and (refusal := write_refusal(principal, target, what)):
+            raise RowError(resource_field, refusal)
+        return validate(raw, context)
+
+    return dataclasses.replace(kind, validate=check)
+
+
 async def ingest(
     info: Info[Any, Any], kind: IngestKind, rows: Sequence[Any], argument: str
 ) -> IngestResult:
     """Validate and store one batch of input objects; one transaction."""
+    principal = require(info, APPEND)
     context = context_of(info)
     check_batch_size(context, rows, argument)
     try:
         outcome = await ingest_batch(
-            context.db, kind, [raw_row(r) for r in rows], context.row_context()
+            context.db, guarded(kind, principal), [raw_row(r) for r in rows], context.row_context()
         )
     except IngestFailed as error:
-        raise GatewayError(str(error), "INGEST_FAILED", retryable=True) from error
+        raise ingest_failure(error) from error
     telemetry.ingested(kind.kind, outcome.accepted, outcome.duplicates, len(outcome.rejected))
     return ingest_result(outcome)
+
+
+async def confine_actuals(
+    context: GatewayContext, principal: Principal, raws: Sequence[Mapping[str, Any]]
+) -> tuple[list[int], list[Rejection]]:
+    """Which actuals a token may record (indexes kept), and a rejection for each one
+    whose prediction belongs to a model it may not write (as if it were not stored)."""
+    if principal.resource_ids is None:
+        return list(range(len(raws))), []
+    ids = [r["predictionId"] for r in raws if isinstance(r.get("predictionId"), str)]
+    async with context.db.read() as conn:
+        owners = await prediction_models(conn, ids)
+    kept: list[int] = []
+    refused: list[Rejection] = []
+    for index, raw in enumerate(raws):
+        owner = owners.get(raw.get("predictionId"))  # type: ignore[arg-type]
+        if owner is not None and not principal.sees(owner):
+            message = f"this token may not write to model {owner!r}"
+            refused.append(Rejection(index, "predictionId", message))
+        else:
+            kept.append(index)
+    return kept, refused
+
+
+def with_refused(
+    outcome: IngestOutcome, kept: Sequence[int], refused: list[Rejection]
+) -> IngestOutcome:
+    """outcome (of the kept rows only) in the indexes of the whole batch, refusals added."""
+    rejected = [Rejection(kept[r.index], r.field, r.message) for r in outcome.rejected]
+    outcome.rejected = sorted(rejected + refused, key=lambda r: r.index)
+    return outcome

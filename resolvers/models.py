@@ -18,10 +18,18 @@ from db.facts.predictions import PREDICTIONS
 from db.ingest.batch import IngestFailed
 from db.ingest.predictions import record_actuals as store_actuals
 from db.tables import models
+from resolvers.access import APPEND, require
 from resolvers.arguments import bounded, selected_measures, time_window
 from resolvers.context import context_of
-from resolvers.errors import GatewayError, bad_input
-from resolvers.ingest import check_batch_size, ingest_result, raw_row
+from resolvers.errors import bad_input
+from resolvers.ingest import (
+    check_batch_size,
+    confine_actuals,
+    ingest_failure,
+    ingest_result,
+    raw_row,
+    with_refused,
+)
 from resolvers.pages import Page, catalog_page, find_entity, rows_page
 from schema.common import Granularity, IngestResult, TimeRange
 from schema.model_types import ActualInput, DriftReport, ModelMetrics, ModelPoint, Prediction
@@ -251,12 +259,13 @@ async def find_model(info: Info[Any, Any], model_id: str) -> RowMapping | None:
 
 async def record_actuals(info: Info[Any, Any], actuals: Sequence[ActualInput]) -> IngestResult:
     """Set the ground truth of stored predictions; one transaction."""
+    principal = require(info, APPEND)
     context = context_of(info)
     check_batch_size(context, actuals, "actuals")
+    raws = [raw_row(a) for a in actuals]
+    kept, refused = await confine_actuals(context, principal, raws)
     try:
-        outcome = await store_actuals(
-            context.db, [raw_row(a) for a in actuals], context.row_context()
-        )
+        outcome = await store_actuals(context.db, [raws[i] for i in kept], context.row_context())
     except IngestFailed as error:
-        raise GatewayError(str(error), "INGEST_FAILED", retryable=True) from error
-    return ingest_result(outcome)
+        raise ingest_failure(error) from error
+    return ingest_result(with_refused(outcome, kept, refused))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import catalog, rows
 from db.compiler import AggregateQuery, Fact
+from resolvers.access import readable_ids
 from resolvers.arguments import decode_cursor, decode_time_cursor, encode_cursor, page_size
 from resolvers.context import GatewayContext
 
@@ -39,12 +40,13 @@ async def catalog_page(
     first = page_size(first, context.settings.max_page_size)
     position = decode_cursor(after, kind, 1, (str,))
     # Through the loaders, so the same page asked twice in a request (by two
-    # dashboard widgets) is one statement.
-    asked = (entities, search, first, position[0] if position else None)
+    # dashboard widgets) is one statement; confined to what the caller may read.
+    only = readable_ids(context.principal)
+    asked = (entities, search, first, position[0] if position else None, only)
     found = await context.loaders.load(_catalog_page, asked, "")
 
     async def total() -> int:
-        return await context.loaders.load(_catalog_count, (entities, search), "")
+        return await context.loaders.load(_catalog_count, (entities, search, only), "")
 
     items = found[:first]
     end_cursor = encode_cursor(kind, items[-1][entities.key]) if items else None
@@ -81,18 +83,23 @@ async def rows_page(
 
 
 async def find_entity(context: GatewayContext, entities: catalog.Catalog, key: str) -> Any:
-    """One catalog row, or None when the entity is unknown; lookups of a request batch."""
+    """One catalog row, or None when the entity is unknown or not the caller's;
+    lookups of a request batch."""
+    if not context.principal.sees(str(key)):
+        return None
     return await context.loaders.load(_catalog_rows, entities, key)
 
 
 async def _catalog_page(
-    conn: AsyncConnection, asked: tuple[catalog.Catalog, str | None, int, str | None], _: Any
+    conn: AsyncConnection,
+    asked: tuple[catalog.Catalog, str | None, int, str | None, frozenset[str] | None],
+    _: Any,
 ) -> dict[str, list[RowMapping]]:
     return {"": await catalog.page(conn, *asked)}
 
 
 async def _catalog_count(
-    conn: AsyncConnection, asked: tuple[catalog.Catalog, str | None], _: Any
+    conn: AsyncConnection, asked: tuple[catalog.Catalog, str | None, frozenset[str] | None], _: Any
 ) -> dict[str, int]:
     return {"": await catalog.count(conn, *asked)}
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
-from resolvers.errors import is_unexpected
+from schema.access import AccessMutation, AccessQuery, OperationScope
 from schema.admin import AdminQuery
 from schema.alerts import AlertMutation, AlertQuery
 from schema.dashboards import DashboardMutation, DashboardQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
+from schema.errors import GatewaySchema, SafeErrors
 from schema.insights import InsightQuery
+from schema.limits import QueryLimits
 from schema.metrics import MetricMutation, MetricQuery
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
+from schema.storable import StorableArguments
 from schema.subscriptions import Subscription
 from schema.validation import ValidationErrorCodes
 
@@ -29,6 +32,7 @@ Query = merge_types(
         DashboardQuery,
         InsightQuery,
         AlertQuery,
+        AccessQuery,
     ),
 )
 Mutation = merge_types(
@@ -40,21 +44,26 @@ Mutation = merge_types(
         EndpointMutation,
         DashboardMutation,
         AlertMutation,
+        AccessMutation,
     ),
 )
 
 
 def build_schema() -> strawberry.Schema:
-    """The served schema. Unexpected exceptions are masked; deliberate errors are not."""
-    return strawberry.Schema(
+    """The served schema. Errors are coded and unexpected ones masked (SafeErrors);
+    the caller's scope and the document's limits are checked before execution."""
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
-            lambda: MaskErrors(should_mask_error=is_unexpected),
+            SafeErrors,
+            QueryLimits,
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             ValidationErrorCodes,
+            OperationScope,
+            StorableArguments,
         ],
     )
 

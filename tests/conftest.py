@@ -26,6 +26,7 @@ from db.migrate import upgrade_to_head
 from db.tables import metadata
 from gateway.app import create_app
 from gateway.settings import Settings
+from resolvers.access import FULL_ACCESS, Principal
 from resolvers.context import GatewayContext
 from schema.root import schema
 from tests.factories import ADMIN_HEADERS, ADMIN_SECRET
@@ -58,7 +59,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """Settings as a deployment would have them, pointed at the test database."""
-    return Settings(database_url=database_url, admin_token=ADMIN_SECRET)
+    # "gateway" is the Host of the in-process HTTP clients (base_url http://gateway).
+    return Settings(
+        database_url=database_url,
+        admin_token=ADMIN_SECRET,
+        allowed_hosts=["127.0.0.1", "localhost", "gateway"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -89,9 +95,13 @@ class GraphQL:
         self.settings = settings
 
     async def result(
-        self, query: str, variables: dict[str, Any] | None = None, now: datetime | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        now: datetime | None = None,
+        principal: Principal = FULL_ACCESS,
     ) -> Any:
-        context = GatewayContext(self.db, self.settings)
+        context = GatewayContext(self.db, self.settings, principal=principal)
         if now is not None:
             context.now = now
         return await schema.execute(
@@ -99,16 +109,25 @@ class GraphQL:
         )
 
     async def __call__(
-        self, query: str, variables: dict[str, Any] | None = None, now: datetime | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        now: datetime | None = None,
+        principal: Principal = FULL_ACCESS,
     ) -> Any:
         """The data of a document that must succeed."""
-        result = await self.result(query, variables, now)
+        result = await self.result(query, variables, now, principal)
         assert result.errors is None, result.errors
         return result.data
 
-    async def errors(self, query: str, variables: dict[str, Any] | None = None) -> list[Any]:
+    async def errors(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        principal: Principal = FULL_ACCESS,
+    ) -> list[Any]:
         """The errors of a document that must fail."""
-        result = await self.result(query, variables)
+        result = await self.result(query, variables, principal=principal)
         assert result.errors, f"expected errors, got {result.data}"
         return list(result.errors)
 
@@ -151,3 +170,33 @@ def statements(db: Database) -> Iterator[StatementCounter]:
 def now() -> datetime:
     """A fixed 'now' inside the tolerance of the server clock, second-aligned."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def live_gateway(db: Database, settings: Settings) -> AsyncIterator[Any]:
+    """Starts the real app under uvicorn on 127.0.0.1 (a free port) with some settings
+    changed; returns "127.0.0.1:<port>". Stopped after the test."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    running: list[tuple[Any, Any]] = []
+
+    async def start(**changes: Any) -> str:
+        app = create_app(db, settings.model_copy(update=changes), owns_database=False)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        running.append((server, task))
+        for _ in range(100):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+    yield start
+    for server, task in running:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

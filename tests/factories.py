@@ -457,3 +457,33 @@ def expected_causes(
                 )
     causes.sort(key=lambda c: (-round(c["contribution"], 9), c["dimension"], c["value"]))
     return causes, sums
+
+
+# ------------------------------------------------------------------ access
+
+CREATE_TOKEN = """
+mutation($input: ApiTokenInput!) {
+  createApiToken(input: $input) {
+    secret token { id name scopes resourceIds createdAt expiresAt lastUsedAt }
+  }
+}
+"""
+
+
+async def create_token(client: Any, **fields: Any) -> tuple[str, dict[str, Any]]:
+    """An API token made over HTTP with the admin secret: (secret, token fields)."""
+    given: dict[str, Any] = {"name": "test", "scopes": ["READ"], **fields}
+    response = await client.post(
+        "/graphql",
+        json={"query": CREATE_TOKEN, "variables": {"input": given}},
+        headers=ADMIN_HEADERS,
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    created = body["data"]["createApiToken"]
+    return created["secret"], created["token"]
+
+
+def bearer(secret: str) -> dict[str, str]:
+    """The Authorization header of a secret."""
+    return {"Authorization": f"Bearer {secret}"}

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from db.engine import Database
 from gateway.app import create_app
@@ -62,7 +63,7 @@ async def test_healthz_is_503_when_the_database_does_not_answer(settings):
 @pytest.fixture
 async def guarded(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that requires the admin token."""
-    locked = Settings(database_url=settings.database_url, admin_token="s3cret-token")
+    locked = settings.model_copy(update={"admin_token": SecretStr("s3cret-token")})
     transport = httpx.ASGITransport(app=create_app(db, locked, owns_database=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         yield http

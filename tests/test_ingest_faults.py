@@ -42,7 +42,7 @@ async def test_text_with_a_nul_character_is_rejected_per_row_not_a_fault(gql, no
     assert [(r["index"], r["field"]) for r in result["rejected"]] == [(1, "userId")]
 
 
-async def test_unexpected_failures_are_masked_without_internals(settings):
+async def test_an_unreachable_database_is_unavailable_and_retryable_without_internals(settings):
     import httpx
 
     from db.engine import Database
@@ -57,6 +57,6 @@ async def test_unexpected_failures_are_masked_without_internals(settings):
         response = await http.post("/graphql", json={"query": STATS})
     await unreachable.dispose()
     body = response.json()
-    assert body["errors"][0]["message"] == "Unexpected error."
+    assert body["errors"][0]["extensions"] == {"code": "SERVICE_UNAVAILABLE", "retryable": True}
     assert "127.0.0.1" not in response.text
     assert "Traceback" not in response.text

@@ -218,11 +218,8 @@ async def ingest_batch(
 
 
 def refused(cause: BaseException) -> IngestFailed:
-    """The error for a batch the database refused, naming the database's reason."""
-    return IngestFailed(
-        f"the database refused the batch ({type(cause).__name__}); "
-        "nothing of it was stored, and sending it again is safe"
-    )
+    """The error for a batch the database refused (its cause is logged, never shown)."""
+    return IngestFailed("the database refused the batch; nothing of it was stored")
 
 
 def jsonable(value: Any) -> Any:

@@ -213,7 +213,6 @@ async def record_actuals(
             )
     except SQLAlchemyError as error:
         raise IngestFailed(
-            f"the database refused the actuals ({type(error).__name__}); nothing of them "
-            "was stored, and sending them again is safe"
+            "the database refused the actuals; nothing of them was stored"
         ) from error
     return outcome
