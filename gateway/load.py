@@ -37,8 +37,8 @@ from db.ingest.batch import (
     Rejection,
     RowContext,
     check_batch,
+    store,
 )
-from db.ingest.bulk import bulk_write
 from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
@@ -177,7 +177,7 @@ async def load_file(
                 if checked is None:
                     break
                 written_to = handle.tell()
-                writing = asyncio.create_task(bulk_write(db, load.kind, checked))
+                writing = asyncio.create_task(store(db, load.kind, checked))
         finally:
             if writing is not None:  # the load stopped: let the pending chunk end first
                 await asyncio.gather(writing, return_exceptions=True)

@@ -1,9 +1,10 @@
 """One batch of rows of one kind: validate, write once, count, quarantine.
 
-A batch is one transaction. Valid rows go in with a single
-``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING``, so a retried batch
-stores nothing twice; rejected rows go to the quarantine in the same
-transaction, so a database fault leaves nothing of the batch behind.
+A batch is one transaction. Valid rows go in through the one writer
+(db.ingest.bulk: COPY into staging, one ``INSERT ... ON CONFLICT DO
+NOTHING RETURNING``), so a retried batch stores nothing twice; rejected
+rows go to the quarantine in the same transaction, so a database fault
+leaves nothing of the batch behind.
 A kind without a natural id (metric samples) is not idempotent: every
 valid row is inserted and counted as accepted.
 """
@@ -11,18 +12,20 @@ valid row is inserted and counted as accepted.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import Database
+from db.ingest.bulk import copy_insert
 from db.ingest.fields import RowError
 from db.tables import quarantine
 
@@ -81,6 +84,11 @@ class IngestKind:
     validate: Validator
     returning: tuple[str, ...]
     register: Register | None
+
+    @property
+    def conflict_target(self) -> tuple[str, ...] | None:
+        """The columns that identify a stored row (None: nothing is a duplicate)."""
+        return None if self.id_column is None else (self.id_column,)
 
 
 @dataclass
@@ -144,14 +152,9 @@ async def write_checked(
     conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch
 ) -> IngestOutcome:
     """Store a checked batch on conn (the caller owns the transaction)."""
-    inserted: Sequence[RowMapping] = []
-    if checked.rows:
-        table = kind.table
-        statement = insert(table)
-        if kind.id_column is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=[table.c[kind.id_column]])
-        returning = statement.returning(*[table.c[name] for name in kind.returning])
-        inserted = (await conn.execute(returning, checked.rows)).mappings().all()
+    inserted = await copy_insert(
+        conn, kind.table, checked.rows, kind.conflict_target, kind.returning
+    )
     return await settle(conn, kind, checked, inserted)
 
 
@@ -173,20 +176,30 @@ async def ingest_batch(
     db: Database, kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext
 ) -> IngestOutcome:
     """Validate and store one batch in one transaction."""
-    checked = check_batch(kind, raws, context)
+    return await store(db, kind, check_batch(kind, raws, context))
+
+
+async def store(db: Database, kind: IngestKind, checked: CheckedBatch) -> IngestOutcome:
+    """Store a checked batch in one transaction, or raise IngestFailed."""
+    async with refusals(), db.write() as conn:
+        return await write_checked(conn, kind, checked)
+
+
+@asynccontextmanager
+async def refusals(what: str = "batch") -> AsyncIterator[None]:
+    """Turn a database fault inside the block into IngestFailed, naming the reason.
+
+    Wrap the whole transaction, so the fault means nothing of it was stored.
+    """
     try:
-        async with db.write() as conn:
-            return await write_checked(conn, kind, checked)
-    except SQLAlchemyError as error:
-        raise refused(getattr(error, "orig", None) or error) from error
-
-
-def refused(cause: BaseException) -> IngestFailed:
-    """The error for a batch the database refused, naming the database's reason."""
-    return IngestFailed(
-        f"the database refused the batch ({type(cause).__name__}); "
-        "nothing of it was stored, and sending it again is safe"
-    )
+        yield
+    except (SQLAlchemyError, psycopg.Error) as error:
+        cause = getattr(error, "orig", None) or error
+        pronoun = "them" if what.endswith("s") else "it"
+        raise IngestFailed(
+            f"the database refused the {what} ({type(cause).__name__}); "
+            f"nothing of {pronoun} was stored, and sending {pronoun} again is safe"
+        ) from error
 
 
 def jsonable(value: Any) -> Any:
