@@ -12,6 +12,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from db.engine import Database
 from gateway.auth import authenticate
+from gateway.events import events_router
 from gateway.settings import Settings
 from resolvers.context import GatewayContext
 from schema.root import schema
@@ -45,6 +46,7 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
 
     app = FastAPI(title="Analytics gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+    app.include_router(events_router(database, settings))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=1_000, ge=1)
     future_tolerance_seconds: int = Field(default=300, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    ingest_concurrency: int = Field(default=4, ge=1)
 
     @field_validator("database_url", "admin_token", mode="before")
     @classmethod
