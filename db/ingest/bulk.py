@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Table, column, select, table
+from sqlalchemy import Table, column, select, table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -117,3 +117,12 @@ async def copy_insert(
     statement = _insert_from(fact, staging, columns, conflict, returning)
     inserted: Sequence[RowMapping] = (await conn.execute(statement)).mappings().all()
     return inserted
+
+
+async def analyze(conn: AsyncConnection, fact: Table) -> None:
+    """Refresh the planner's statistics of a fact table after a bulk load.
+
+    Autovacuum analyzes only after enough churn and on its own schedule; a
+    freshly loaded table would be planned as if it were empty until then.
+    """
+    await conn.execute(text(f'ANALYZE "{fact.name}"'))
