@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
@@ -27,6 +28,14 @@ def _is_ide_page(request: Request) -> bool:
     )
 
 
+class _Router(GraphQLRouter[Any, Any]):
+    """Strawberry's router answering with orjson (several times faster than json on
+    large lists; NaN never occurs, as non-finite values are refused on input)."""
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
 def create_app(database: Database, settings: Settings, *, owns_database: bool = True) -> FastAPI:
     """The gateway app over an open database; the database is disposed at shutdown
     when the app owns it."""
@@ -45,7 +54,7 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
             await database.dispose()
 
     app = FastAPI(title="Analytics gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(GraphQLRouter(schema, context_getter=context), prefix="/graphql")
+    app.include_router(_Router(schema, context_getter=context), prefix="/graphql")
     app.include_router(events_router(database, settings))
 
     @app.get("/healthz")

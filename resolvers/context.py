@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,8 @@ class GatewayContext:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     principal: Principal = FULL_ACCESS
     loaders: Loaders = field(init=False)
+    # Per-request answers that are the same for every item of a list.
+    memo: dict[Hashable, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)

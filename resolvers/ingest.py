@@ -18,10 +18,14 @@ from schema.common import IngestResult, RejectedRow
 
 def raw_row(value: Any) -> dict[str, Any]:
     """An input object as the client wrote it: camelCase keys, enum values unwrapped."""
-    return {
-        to_camel_case(field.name): _plain(getattr(value, field.name))
-        for field in dataclasses.fields(value)
-    }
+    names = _NAMES.get(type(value))
+    if names is None:  # worked out once per input type: a batch has thousands of rows
+        names = tuple((f.name, to_camel_case(f.name)) for f in dataclasses.fields(value))
+        _NAMES[type(value)] = names
+    return {camel: _plain(getattr(value, name)) for name, camel in names}
+
+
+_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
 def _plain(value: Any) -> Any:

@@ -56,24 +56,17 @@ async def _load(info: Info[Any, Any], model_id: str, question: AggregateQuery) -
 async def latest_version(
     info: Info[Any, Any], model_id: str, environment: str | None
 ) -> str | None:
-    """The version with the newest prediction in the environment (ties: by name), counting
-    predictions stamped up to the ingest tolerance ahead of now.
+    """The version with the newest prediction in the environment (ties: the greater name),
+    counting predictions stamped up to the ingest tolerance ahead of now.
 
-    Asked as a by-version aggregate, so it is batched across models like any other.
+    Read from the model_versions catalog, batched across the models of a list.
     """
     clock = context_of(info).row_context()
-    question = AggregateQuery(
-        frozenset({"last_prediction_at"}),
-        BEGINNING,
-        clock.now + clock.future_tolerance,
-        _filters(None, environment),
-        group_by="VERSION",
+    horizon = clock.now + clock.future_tolerance
+    latest: str | None = await context_of(info).loaders.load(
+        model_sql.latest_versions, (environment, horizon), model_id
     )
-    groups = await _load(info, model_id, question)
-    if not groups:
-        return None
-    newest = max(groups, key=lambda g: (g.values["last_prediction_at"], g.key))
-    return str(newest.key)
+    return latest
 
 
 async def _scope(
