@@ -9,11 +9,9 @@ A rejected row's index is its 1-based line number in the body.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case, to_snake_case
@@ -24,7 +22,7 @@ from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
 from gateway.load import check_lines
-from gateway.load_formats import BadLine, Line, ndjson_lines
+from gateway.load_formats import BadLine, Line, ndjson_body
 
 
 @dataclass(frozen=True)
@@ -45,14 +43,20 @@ DATA_SOURCES = {
 _BOOLEAN_FIELDS = frozenset({"isError"})
 
 
-@cache
+# snake_case -> camelCase of every field name seen; a dict lookup per key is the
+# cheapest renaming there is, and bodies repeat the same dozen names.
+_CAMEL: dict[str, str] = {}
+
+
 def _camel(name: str) -> str:
-    return to_camel_case(name) if "_" in name else name
+    _CAMEL[name] = to_camel_case(name) if "_" in name else name
+    return _CAMEL[name]
 
 
 def input_object(line: dict[str, Any]) -> dict[str, Any]:
     """A line as the contract's input object: camelCase keys, 0/1 booleans as booleans."""
-    row = {_camel(key): value for key, value in line.items()}
+    camel = _CAMEL.get
+    row = {camel(key) or _camel(key): value for key, value in line.items()}
     for name in _BOOLEAN_FIELDS & row.keys():
         value = row[name]
         if type(value) is int and value in (0, 1):
@@ -62,7 +66,7 @@ def input_object(line: dict[str, Any]) -> dict[str, Any]:
 
 def _lines(body: bytes, source: DataSource, sees: Callable[[str], bool] | None) -> Iterator[Line]:
     """Numbered input objects; a row for a resource the caller may not see is a BadLine."""
-    for number, line in ndjson_lines(io.BytesIO(body)):
+    for number, line in ndjson_body(body):
         if isinstance(line, BadLine):
             yield number, line
             continue

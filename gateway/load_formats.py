@@ -7,6 +7,7 @@ with camelCase keys, or a BadLine when the line is not a row at all.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -55,10 +56,29 @@ def ndjson_lines(handle: IO[bytes]) -> Iterator[Line]:
             yield number, BadLine(None, f"not valid JSON: {error}", _as_raw(text))
             continue
         if not isinstance(value, dict):
-            got = type(value).__name__
-            yield number, BadLine(None, f"expected a JSON object, got {got}", _as_raw(text))
+            yield number, _not_an_object(value, text)
             continue
         yield number, value
+
+
+def ndjson_body(body: bytes) -> list[Line]:
+    """A whole NDJSON body as ndjson_lines reads it, parsed in one call when every
+    line is one JSON value (several times faster than a call per line)."""
+    numbered = [(n, text) for n, text in enumerate(body.split(b"\n"), start=1) if text.strip()]
+    try:
+        values = orjson.loads(b"[" + b",".join(text for _, text in numbered) + b"]")
+    except orjson.JSONDecodeError:
+        values = None
+    if values is None or len(values) != len(numbered):  # a bad line: find it line by line
+        return list(ndjson_lines(io.BytesIO(body)))
+    return [
+        (n, value) if isinstance(value, dict) else (n, _not_an_object(value, text))
+        for (n, text), value in zip(numbered, values, strict=True)
+    ]
+
+
+def _not_an_object(value: Any, text: bytes) -> BadLine:
+    return BadLine(None, f"expected a JSON object, got {type(value).__name__}", _as_raw(text))
 
 
 def _as_raw(text: bytes) -> dict[str, Any]:

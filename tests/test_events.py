@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from db.tables import (
 )
 from gateway.app import create_app
 from gateway.event_rows import DATA_SOURCES, check_body
+from gateway.load_formats import ndjson_body, ndjson_lines
 from resolvers.access import Principal
 from tests.factories import (
     ADMIN_HEADERS,
@@ -307,3 +309,18 @@ def test_rows_for_resources_the_token_may_not_see_are_rejected_per_row(now):
     )
     assert len(checked.rows) == 2
     assert [(r.index, r.field) for r in checked.rejected] == [(2, "productId")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1}\n\n{"b": 2}\r\n',
+        b'{"a": 1}\n[1, 2]\n"text"\n',
+        b'{"a": 1}\n1, 2\n{"b": 2}',
+        b'{"a": 1}\n{not json\n',
+        b'{"a": 1},{"b": 2}\n',
+        b"",
+    ],
+)
+def test_a_body_parsed_at_once_reads_as_line_by_line(body):
+    assert ndjson_body(body) == list(ndjson_lines(io.BytesIO(body)))
