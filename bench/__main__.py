@@ -48,13 +48,12 @@ def run(options: argparse.Namespace) -> Results:
         gateway = Gateway(database, options.work / "gateway.log")
         for kind in KINDS:
             _step(f"generating {options.rows:,} {kind}")
-            paths = generate(kind, options.rows, end, options.work / "data", os.cpu_count() or 1)
+            path = generate(kind, options.rows, end, options.work / "data", os.cpu_count() or 1)
             _step(f"loading {kind}")
-            rows, seconds = measure.load_files(database.url, kind, paths)
-            results.throughput[f"`load` ({kind}, {rows:,} rows)"] = rows / seconds
+            rows, seconds = measure.load_file(database.url, kind, path)
+            results.throughput[f"`load` ({kind}, {rows:,} rows, one process)"] = rows / seconds
             if not options.keep:
-                for path in paths:
-                    path.unlink()
+                path.unlink()
         sample = min(max(options.rows // 10, 20_000), 200_000)
         _step(f"events: {sample:,} rows in 5,000-row requests")
         rate = measure.events_throughput(gateway, sample, 5_000, senders=2)

@@ -2,14 +2,14 @@
 
 Rows spread over the DAYS days before ``end``, over a fixed population of
 products, endpoints and models, so the benchmark's queries find data in
-every range they ask for. Files are written in parts by a process pool
-(one part per core), since generating ten million rows per kind in one
-Python process would take longer than loading them.
+every range they ask for. A kind's file is written in parts by a process
+pool (one worker per core), then joined, so `load` runs once per kind.
 """
 
 from __future__ import annotations
 
 import random
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -104,14 +104,21 @@ def _write_part(kind: str, first: int, count: int, end: float, path: Path) -> Pa
     return path
 
 
-def generate(kind: str, rows: int, end: datetime, folder: Path, workers: int) -> list[Path]:
-    """Write `rows` rows of one kind as NDJSON parts in folder; the parts' paths, in order."""
+def generate(kind: str, rows: int, end: datetime, folder: Path, workers: int) -> Path:
+    """Write `rows` rows of one kind as one NDJSON file in folder (parts made in parallel)."""
     folder.mkdir(parents=True, exist_ok=True)
     starts = range(0, rows, PART_ROWS)
-    paths = [folder / f"{kind}-{i:04d}.ndjson" for i in range(len(starts))]
+    parts = [folder / f"{kind}-{i:04d}.part" for i in range(len(starts))]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         jobs = [
             pool.submit(_write_part, kind, s, min(PART_ROWS, rows - s), end.timestamp(), p)
-            for s, p in zip(starts, paths, strict=True)
+            for s, p in zip(starts, parts, strict=True)
         ]
-        return [job.result() for job in jobs]
+        written = [job.result() for job in jobs]
+    whole = folder / f"{kind}.ndjson"
+    with whole.open("wb") as out:
+        for part in written:
+            with part.open("rb") as source:
+                shutil.copyfileobj(source, out, 1 << 20)
+            part.unlink()
+    return whole

@@ -91,18 +91,18 @@ def trivial_queries(gateway: Gateway, calls: int) -> tuple[list[float], float]:
         return times, calls / (time.perf_counter() - started)
 
 
-def load_files(database_url: str, kind: str, paths: list[Path]) -> tuple[int, float]:
-    """`analytics-gateway load` over every part: rows and seconds (whole processes)."""
+def load_file(database_url: str, kind: str, path: Path) -> tuple[int, float]:
+    """`analytics-gateway load` of one file as a whole process: rows and seconds."""
     from bench.server import _cli
 
     env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-    rows, started = 0, time.perf_counter()
-    for path in paths:
-        subprocess.run([_cli(), "load", str(path), "--kind", kind], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        with path.open("rb") as handle:
-            rows += sum(1 for _ in handle)
-    return rows, time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run([_cli(), "load", str(path), "--kind", kind], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    seconds = time.perf_counter() - started
+    with path.open("rb") as handle:
+        rows = sum(1 for _ in handle)
+    return rows, seconds
 
 
 def _fresh_rows(

@@ -17,7 +17,6 @@ from sqlalchemy.exc import OperationalError
 
 from db.engine import Database
 from db.migrate import upgrade_to_head
-from gateway.app import create_app
 from gateway.runtime import database_url
 from gateway.settings import Settings, get_settings
 
@@ -62,6 +61,8 @@ def _migrate(url: str) -> None:
 def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     database = Database(url, pool_size=settings.db_pool_size)
     console.print(f"GraphQL API and GraphiQL at [bold]http://{host}:{port}/graphql[/bold]")
+    from gateway.app import create_app  # here: `load` and `migrate` need no schema
+
     uvicorn.run(create_app(database, settings), host=host, port=port, log_level="warning")
 
 

@@ -7,9 +7,9 @@ with camelCase keys, or a BadLine when the line is not a row at all.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import IO, Any
 
 import orjson
@@ -27,6 +27,9 @@ API_LOG_COLUMNS = (
     "device_type",
     "error_reason",
 )
+
+
+BLOCK_LINES = 5_000
 
 
 class LoadError(Exception):
@@ -47,34 +50,39 @@ Line = tuple[int, dict[str, Any] | BadLine]
 
 def ndjson_lines(handle: IO[bytes]) -> Iterator[Line]:
     """Each non-blank line with its 1-based number: a JSON object, or a BadLine."""
-    for number, text in enumerate(handle, start=1):
-        if not text.strip():
-            continue
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError as error:
-            yield number, BadLine(None, f"not valid JSON: {error}", _as_raw(text))
-            continue
-        if not isinstance(value, dict):
-            yield number, _not_an_object(value, text)
-            continue
-        yield number, value
+    first = 1
+    while block := list(islice(handle, BLOCK_LINES)):
+        yield from _parsed(block, first)
+        first += len(block)
 
 
 def ndjson_body(body: bytes) -> list[Line]:
-    """A whole NDJSON body as ndjson_lines reads it, parsed in one call when every
-    line is one JSON value (several times faster than a call per line)."""
-    numbered = [(n, text) for n, text in enumerate(body.split(b"\n"), start=1) if text.strip()]
+    """A whole NDJSON body, read as ndjson_lines reads a file."""
+    return _parsed(body.split(b"\n"), 1)
+
+
+def _parsed(texts: list[bytes], first: int) -> list[Line]:
+    """Numbered lines parsed in one orjson call when every line is one JSON value
+    (several times faster than a call per line), else line by line."""
+    numbered = [(n, text) for n, text in enumerate(texts, start=first) if text.strip()]
     try:
         values = orjson.loads(b"[" + b",".join(text for _, text in numbered) + b"]")
     except orjson.JSONDecodeError:
         values = None
-    if values is None or len(values) != len(numbered):  # a bad line: find it line by line
-        return list(ndjson_lines(io.BytesIO(body)))
+    if values is None or len(values) != len(numbered):  # a bad line: find it
+        return [_line(n, text) for n, text in numbered]
     return [
         (n, value) if isinstance(value, dict) else (n, _not_an_object(value, text))
         for (n, text), value in zip(numbered, values, strict=True)
     ]
+
+
+def _line(number: int, text: bytes) -> Line:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        return number, BadLine(None, f"not valid JSON: {error}", _as_raw(text))
+    return number, value if isinstance(value, dict) else _not_an_object(value, text)
 
 
 def _not_an_object(value: Any, text: bytes) -> BadLine:

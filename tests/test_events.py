@@ -21,6 +21,7 @@ from db.tables import (
     products,
     quarantine,
 )
+from gateway import load_formats
 from gateway.app import create_app
 from gateway.event_rows import DATA_SOURCES, check_body
 from gateway.load_formats import ndjson_body, ndjson_lines
@@ -322,5 +323,24 @@ def test_rows_for_resources_the_token_may_not_see_are_rejected_per_row(now):
         b"",
     ],
 )
-def test_a_body_parsed_at_once_reads_as_line_by_line(body):
-    assert ndjson_body(body) == list(ndjson_lines(io.BytesIO(body)))
+def test_a_body_parsed_at_once_reads_as_line_by_line(body, monkeypatch):
+    expected = []
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if line.strip():
+            try:
+                value = json.loads(line)
+            except ValueError:
+                expected.append((number, "not JSON"))
+                continue
+            expected.append((number, value if isinstance(value, dict) else "not an object"))
+
+    def kinds(lines):
+        return [(n, r if isinstance(r, dict) else _bad_line_kind(r)) for n, r in lines]
+
+    assert kinds(ndjson_body(body)) == expected
+    monkeypatch.setattr(load_formats, "BLOCK_LINES", 2)  # lines cross block boundaries
+    assert kinds(ndjson_lines(io.BytesIO(body))) == expected
+
+
+def _bad_line_kind(line):
+    return "not JSON" if line.message.startswith("not valid JSON") else "not an object"
