@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from strawberry.types import Info
-from strawberry.utils.str_converters import to_camel_case
 
 from db.ingest.batch import IngestFailed, IngestKind, IngestOutcome, ingest_batch
 from resolvers.context import GatewayContext, context_of
@@ -16,16 +14,14 @@ from resolvers.errors import GatewayError, bad_input
 from schema.common import IngestResult, RejectedRow
 
 
-def raw_row(value: Any) -> dict[str, Any]:
-    """An input object as the client wrote it: camelCase keys, enum values unwrapped."""
-    names = _NAMES.get(type(value))
-    if names is None:  # worked out once per input type: a batch has thousands of rows
-        names = tuple((f.name, to_camel_case(f.name)) for f in dataclasses.fields(value))
-        _NAMES[type(value)] = names
-    return {camel: _plain(getattr(value, name)) for name, camel in names}
+def raw_row(value: object) -> dict[str, Any]:
+    """An input row as the client wrote it, enum values unwrapped.
 
-
-_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
+    Typed as its input class, it arrives as a mapping keyed by camelCase field
+    names (schema.common.ingest_row).
+    """
+    row = cast("Mapping[str, Any]", value)
+    return {name: _plain(field) for name, field in row.items()}
 
 
 def _plain(value: Any) -> Any:

@@ -8,6 +8,8 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.common import ingest_row
+
 
 @strawberry.enum
 class MetricType(Enum):
@@ -18,6 +20,7 @@ class MetricType(Enum):
     AVERAGE = "AVERAGE"
 
 
+@ingest_row
 @strawberry.input(description="One sample of a named metric (counter, gauge, timer ...).")
 class MetricSampleInput:
     name: str
