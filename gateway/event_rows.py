@@ -64,7 +64,7 @@ def input_object(line: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _lines(body: bytes, source: DataSource, sees: Callable[[str], bool] | None) -> Iterator[Line]:
+def _lines(body: bytes, source: DataSource, sees: Callable[[str], bool]) -> Iterator[Line]:
     """Numbered input objects; a row for a resource the caller may not see is a BadLine."""
     for number, line in ndjson_body(body):
         if isinstance(line, BadLine):
@@ -72,7 +72,7 @@ def _lines(body: bytes, source: DataSource, sees: Callable[[str], bool] | None) 
             continue
         row = input_object(line)
         resource = row.get(source.resource_field)
-        if sees is not None and isinstance(resource, str) and not sees(resource):
+        if isinstance(resource, str) and not sees(resource):
             message = f"this token may not write to {source.resource_field} {resource!r}"
             yield number, BadLine(source.resource_field, message, row)
             continue
@@ -84,9 +84,9 @@ def check_body(
     source: DataSource,
     now: datetime,
     future_tolerance: timedelta,
-    sees: Callable[[str], bool] | None = None,
+    sees: Callable[[str], bool],
 ) -> CheckedBatch:
-    """Parse and validate a whole body; ``sees`` None means the caller sees everything."""
+    """Parse and validate a whole body; a row for a resource ``sees`` refuses is rejected."""
     lines = list(_lines(body, source, sees))
     return check_lines(source.kind, lines, RowContext(now, future_tolerance))
 

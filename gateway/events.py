@@ -97,10 +97,9 @@ def events_router(database: Database, settings: Settings) -> APIRouter:
             raise EventsRefused(429, "the gateway is busy ingesting; retry shortly", busy)
         async with slots:
             body = await read_body(request, settings.max_body_bytes)
-            sees = None if principal.resource_ids is None else principal.sees
             # Parsing and validating a large body is CPU work: off the event loop.
             checked = await asyncio.to_thread(
-                check_body, body, source, datetime.now(UTC), tolerance, sees
+                check_body, body, source, datetime.now(UTC), tolerance, principal.sees
             )
             try:
                 return await store(database, source.kind, checked), wait
