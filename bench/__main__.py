@@ -29,6 +29,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path(".bench-work"), help="scratch folder")
     parser.add_argument("--out", type=Path, help="also write the report to this file")
     parser.add_argument("--keep", action="store_true", help="keep the database and the files")
+    parser.add_argument("--note", action="append", default=[], help="a line for the report")
     return parser.parse_args(argv)
 
 
@@ -38,7 +39,7 @@ def _step(message: str) -> None:
 
 def run(options: argparse.Namespace) -> Results:
     """The whole benchmark; the database is dropped afterwards unless --keep."""
-    results = Results(rows=options.rows)
+    results = Results(rows=options.rows, notes=list(options.note))
     end = datetime.now(UTC).replace(microsecond=0)
     options.work.mkdir(parents=True, exist_ok=True)
     database = BenchDatabase(options.database_url, options.work)
