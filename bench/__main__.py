@@ -57,7 +57,7 @@ def run(options: argparse.Namespace) -> Results:
                 path.unlink()
         sample = min(max(options.rows // 10, 20_000), 200_000)
         _step(f"events: {sample:,} rows in 5,000-row requests")
-        rate = measure.events_throughput(gateway, sample, 5_000, senders=2)
+        rate, results.stall_ms = measure.events_throughput(gateway, sample, 5_000, senders=2)
         results.throughput["`POST /v0/events` (product_events, 5,000-row bodies, 2 senders)"] = rate
         _step(f"mutations: {sample // 4:,} rows in 1,000-row batches")
         rate = measure.mutation_throughput(gateway, sample // 4, 1_000)

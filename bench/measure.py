@@ -119,8 +119,11 @@ def _fresh_rows(
         yield orjson.dumps({to_snake_case(k): v for k, v in row.items()} if snake else row)
 
 
-def events_throughput(gateway: Gateway, rows: int, per_request: int, senders: int) -> float:
-    """NDJSON bodies of per_request rows from `senders` threads: stored rows per second."""
+def events_throughput(
+    gateway: Gateway, rows: int, per_request: int, senders: int
+) -> tuple[float, list[float]]:
+    """NDJSON bodies of per_request rows from `senders` threads: stored rows per second,
+    and the milliseconds of `{ __typename }` calls made meanwhile (the stall ingest causes)."""
     prefix = f"ev-{uuid.uuid4().hex[:6]}"
     lines = list(_fresh_rows("product-events", rows, datetime.now(UTC), prefix, snake=True))
     bodies = [b"\n".join(lines[i : i + per_request]) for i in range(0, rows, per_request)]
@@ -133,10 +136,16 @@ def events_throughput(gateway: Gateway, rows: int, per_request: int, senders: in
                     return int(response.json()["successful_rows"])
                 time.sleep(float(response.headers.get("retry-after", "1")))
 
+    probes: list[float] = []
     started = time.perf_counter()
-    with ThreadPoolExecutor(senders) as pool:
-        stored = sum(pool.map(send, bodies))
-    return stored / (time.perf_counter() - started)
+    with ThreadPoolExecutor(senders + 1) as pool:
+        sent = [pool.submit(send, body) for body in bodies]
+        with httpx.Client(base_url=gateway.url, headers=HEADERS, timeout=30) as http:
+            while not all(job.done() for job in sent):
+                probes.append(_timed(lambda: _graphql(http, "{ __typename }")))
+                time.sleep(0.01)
+        stored = sum(job.result() for job in sent)
+    return stored / (time.perf_counter() - started), probes
 
 
 MUTATION = (

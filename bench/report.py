@@ -46,6 +46,7 @@ class Results:
     trivial_per_second: float = 0.0
     throughput: dict[str, float] = field(default_factory=dict)
     freshness_ms: list[float] = field(default_factory=list)
+    stall_ms: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -74,6 +75,7 @@ def markdown(results: Results) -> str:
             f"| {http95 / sql95:.2f} |"
         )
     trivial50, trivial95, _ = summary(results.trivial_ms)
+    stall50, _, stall99 = summary(results.stall_ms)
     lines += [
         f"| `{{ __typename }}` ({results.trivial_per_second:,.0f} requests/s, one client) "
         f"| {_ms(trivial50)} | {_ms(trivial95)} | | | |",
@@ -82,6 +84,9 @@ def markdown(results: Results) -> str:
         "|---|---:|",
         *(f"| {path} | {rate:,.0f} |" for path, rate in results.throughput.items()),
         "",
+        f"`{{ __typename }}` while the events were sent: p50 {_ms(stall50)} ms, "
+        f"p99 {_ms(stall99)} ms, max {_ms(max(results.stall_ms))} ms "
+        f"({len(results.stall_ms)} calls). "
         f"Freshness (acknowledged with wait=false, then visible in an overview): "
         f"p50 {_ms(percentile(results.freshness_ms, 0.5))} ms, "
         f"max {_ms(max(results.freshness_ms))} ms. "
