@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any, cast
 
 from strawberry.types import Info
 
-from db.ingest.batch import IngestFailed, IngestKind, IngestOutcome, ingest_batch
+from db.engine import Database
+from db.ingest.batch import IngestFailed, IngestKind, IngestOutcome, RowContext, ingest_batch
 from resolvers.context import GatewayContext, context_of
 from resolvers.errors import GatewayError, bad_input
 from schema.common import IngestResult, RejectedRow
@@ -50,16 +51,29 @@ def ingest_result(outcome: IngestOutcome) -> IngestResult:
     )
 
 
-async def ingest(
-    info: Info[Any, Any], kind: IngestKind, rows: Sequence[Any], argument: str
+Store = Callable[[Database, list[dict[str, Any]], RowContext], Awaitable[IngestOutcome]]
+
+
+async def ingest_rows(
+    info: Info[Any, Any], rows: Sequence[Any], argument: str, store: Store
 ) -> IngestResult:
-    """Validate and store one batch of input objects; one transaction."""
+    """Check the batch size, store the rows in one transaction, and answer; a database
+    fault is a retryable INGEST_FAILED error (nothing of the batch was stored)."""
     context = context_of(info)
     check_batch_size(context, rows, argument)
     try:
-        outcome = await ingest_batch(
-            context.db, kind, [raw_row(r) for r in rows], context.row_context()
-        )
+        outcome = await store(context.db, [raw_row(r) for r in rows], context.row_context())
     except IngestFailed as error:
         raise GatewayError(str(error), "INGEST_FAILED", retryable=True) from error
     return ingest_result(outcome)
+
+
+async def ingest(
+    info: Info[Any, Any], kind: IngestKind, rows: Sequence[Any], argument: str
+) -> IngestResult:
+    """Validate and store one batch of input objects of one kind."""
+
+    async def store(db: Database, raws: list[dict[str, Any]], clock: RowContext) -> IngestOutcome:
+        return await ingest_batch(db, kind, raws, clock)
+
+    return await ingest_rows(info, rows, argument, store)

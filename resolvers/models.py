@@ -15,13 +15,12 @@ from db import models as model_sql
 from db.aggregates import Group
 from db.compiler import AggregateQuery, FilterValues
 from db.facts.predictions import PREDICTIONS
-from db.ingest.batch import IngestFailed
 from db.ingest.predictions import record_actuals as store_actuals
 from db.tables import models
 from resolvers.arguments import bounded, selected_measures, time_window
 from resolvers.context import context_of
-from resolvers.errors import GatewayError, bad_input
-from resolvers.ingest import check_batch_size, ingest_result, raw_row
+from resolvers.errors import bad_input
+from resolvers.ingest import ingest_rows
 from resolvers.pages import Page, catalog_page, find_entity, rows_page
 from schema.common import Granularity, IngestResult, TimeRange
 from schema.model_types import ActualInput, DriftReport, ModelMetrics, ModelPoint, Prediction
@@ -244,12 +243,4 @@ async def find_model(info: Info[Any, Any], model_id: str) -> RowMapping | None:
 
 async def record_actuals(info: Info[Any, Any], actuals: Sequence[ActualInput]) -> IngestResult:
     """Set the ground truth of stored predictions; one transaction."""
-    context = context_of(info)
-    check_batch_size(context, actuals, "actuals")
-    try:
-        outcome = await store_actuals(
-            context.db, [raw_row(a) for a in actuals], context.row_context()
-        )
-    except IngestFailed as error:
-        raise GatewayError(str(error), "INGEST_FAILED", retryable=True) from error
-    return ingest_result(outcome)
+    return await ingest_rows(info, actuals, "actuals", store_actuals)
