@@ -11,6 +11,7 @@ valid row is inserted and counted as accepted.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -28,6 +29,8 @@ from db.engine import Database
 from db.ingest.bulk import copy_insert
 from db.ingest.fields import RowError
 from db.tables import quarantine
+
+THREAD_ROWS = 500
 
 
 class IngestFailed(Exception):
@@ -176,7 +179,10 @@ async def ingest_batch(
     db: Database, kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext
 ) -> IngestOutcome:
     """Validate and store one batch in one transaction."""
-    return await store(db, kind, check_batch(kind, raws, context))
+    if len(raws) < THREAD_ROWS:
+        return await store(db, kind, check_batch(kind, raws, context))
+    # Validating a large batch is CPU work: off the event loop, so others keep being served.
+    return await store(db, kind, await asyncio.to_thread(check_batch, kind, raws, context))
 
 
 async def store(db: Database, kind: IngestKind, checked: CheckedBatch) -> IngestOutcome:
