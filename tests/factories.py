@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -342,3 +342,16 @@ mutation($input: EndpointConfigInput!) {
   }
 }
 """
+
+
+# ------------------------------------------------------------------ events API (Tinybird)
+
+
+def tinybird(at: datetime) -> str:
+    """A timestamp as Tinybird's Events API takes it: `YYYY-MM-DD HH:MM:SS`, UTC."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def snake(row: dict) -> dict:
+    """A camelCase input object with snake_case keys, as a Tinybird sender writes it."""
+    return {"".join("_" + c.lower() if c.isupper() else c for c in k): v for k, v in row.items()}
