@@ -47,14 +47,22 @@ def run(options: argparse.Namespace) -> Results:
     gateway: Gateway | None = None
     try:
         gateway = Gateway(database, options.work / "gateway.log")
-        for kind in KINDS:
-            _step(f"generating {options.rows:,} {kind}")
-            path = generate(kind, options.rows, end, options.work / "data", os.cpu_count() or 1)
-            _step(f"loading {kind}")
-            rows, seconds = measure.load_file(database.url, kind, path)
-            results.throughput[f"`load` ({kind}, {rows:,} rows, one process)"] = rows / seconds
-            if not options.keep:
-                path.unlink()
+        # The first kind loads alone (the clean figure); the others load side by side,
+        # which keeps a ten-million-row run within about twenty minutes.
+        for kinds in ([KINDS[0]], list(KINDS[1:])):
+            files = []
+            for kind in kinds:
+                _step(f"generating {options.rows:,} {kind}")
+                folder, workers = options.work / "data", os.cpu_count() or 1
+                files.append((kind, generate(kind, options.rows, end, folder, workers)))
+            _step(f"loading {', '.join(kinds)}")
+            how = "one process" if len(kinds) == 1 else f"{len(kinds)} loads at once"
+            for (kind, path), (rows, seconds) in zip(
+                files, measure.load_files(database.url, files), strict=True
+            ):
+                results.throughput[f"`load` ({kind}, {rows:,} rows, {how})"] = rows / seconds
+                if not options.keep:
+                    path.unlink()
         sample = min(max(options.rows // 10, 20_000), 200_000)
         _step(f"events: {sample:,} rows in 5,000-row requests")
         rate, results.stall_ms = measure.events_throughput(gateway, sample, 5_000, senders=2)

@@ -91,18 +91,32 @@ def trivial_queries(gateway: Gateway, calls: int) -> tuple[list[float], float]:
         return times, calls / (time.perf_counter() - started)
 
 
-def load_file(database_url: str, kind: str, path: Path) -> tuple[int, float]:
-    """`analytics-gateway load` of one file as a whole process: rows and seconds."""
+def load_files(database_url: str, files: list[tuple[str, Path]]) -> list[tuple[int, float]]:
+    """`analytics-gateway load` of each (kind, file), all at once, each a whole process:
+    each file's rows and the seconds its load took."""
     from bench.server import _cli
 
     env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
     started = time.perf_counter()
-    subprocess.run([_cli(), "load", str(path), "--kind", kind], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    seconds = time.perf_counter() - started
-    with path.open("rb") as handle:
-        rows = sum(1 for _ in handle)
-    return rows, seconds
+    loads = [
+        subprocess.Popen(
+            [_cli(), "load", str(path), "--kind", kind],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for kind, path in files
+    ]
+    seconds = []
+    for process in loads:
+        if process.wait() != 0:
+            raise RuntimeError(f"load exited with {process.returncode}")
+        seconds.append(time.perf_counter() - started)
+    counts = []
+    for _, path in files:
+        with path.open("rb") as handle:
+            counts.append(sum(1 for _ in handle))
+    return list(zip(counts, seconds, strict=True))
 
 
 def _fresh_rows(
