@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from psycopg import sql
@@ -22,10 +22,11 @@ from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
+if TYPE_CHECKING:  # psycopg names the type of Copy.formatter only in a private module
+    from psycopg._copy_base import Formatter
+    from psycopg.abc import Buffer
+
 _staging_names = itertools.count(1)
-# Formatting rows for COPY is CPU work on the event loop: pause after this many
-# rows so a large batch delays other requests by a few milliseconds at most.
-YIELD_ROWS = 500
 # Column type oids per (table, columns): the staging table's types never change
 # while the process runs, so they are asked for once.
 _copy_types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
@@ -68,13 +69,11 @@ async def _copy_to_staging(
         copy_in = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, targets)
         async with cursor.copy(copy_in) as copy:
             copy.set_types(types)
-            for number, row in enumerate(rows, start=1):
-                values = [row[c] for c in columns]
-                for position, process in adapters:
-                    values[position] = process(values[position])
-                await copy.write_row(values)
-                if number % YIELD_ROWS == 0:  # let other requests run between slices
-                    await asyncio.sleep(0)
+            # Formatting rows is CPU work: done in a worker thread, so the event loop
+            # only sends the bytes (the formatter belongs to this COPY alone).
+            formatter = copy.formatter
+            for chunk in await asyncio.to_thread(_formatted, formatter, rows, columns, adapters):
+                await copy.write(chunk)
     return name
 
 
@@ -87,6 +86,24 @@ async def _types(
         await cursor.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(staging))
         _copy_types[key] = [described.type_code for described in cursor.description or ()]
     return _copy_types[key]
+
+
+def _formatted(
+    formatter: Formatter,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    adapters: Sequence[tuple[int, Callable[[Any], Any]]],
+) -> list[Buffer]:
+    """The rows in COPY's format, in chunks; the formatter keeps the tail for the end."""
+    chunks: list[Buffer] = []
+    for row in rows:
+        values = [row[c] for c in columns]
+        for position, process in adapters:
+            values[position] = process(values[position])
+        chunk = formatter.write_row(values)
+        if chunk:
+            chunks.append(chunk)
+    return chunks
 
 
 def _insert_from(
