@@ -109,12 +109,15 @@ def generate(kind: str, rows: int, end: datetime, folder: Path, workers: int) ->
     folder.mkdir(parents=True, exist_ok=True)
     starts = range(0, rows, PART_ROWS)
     parts = [folder / f"{kind}-{i:04d}.part" for i in range(len(starts))]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        jobs = [
-            pool.submit(_write_part, kind, s, min(PART_ROWS, rows - s), end.timestamp(), p)
-            for s, p in zip(starts, parts, strict=True)
-        ]
-        written = [job.result() for job in jobs]
+    jobs = [
+        (kind, s, min(PART_ROWS, rows - s), end.timestamp(), p)
+        for s, p in zip(starts, parts, strict=True)
+    ]
+    if workers == 1 or len(jobs) == 1:
+        written = [_write_part(*job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            written = [done.result() for done in [pool.submit(_write_part, *j) for j in jobs]]
     whole = folder / f"{kind}.ndjson"
     with whole.open("wb") as out:
         for part in written:
