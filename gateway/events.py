@@ -9,11 +9,12 @@ come back (429 with Retry-After) instead of queueing without bound.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from db.engine import Database
 from db.ingest.batch import IngestFailed, IngestOutcome, store
@@ -29,11 +30,11 @@ RETRY_AFTER_SECONDS = "1"
 class EventsRefused(Exception):
     """A request refused whole, with its status, reason and extra headers."""
 
-    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, reason: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
 
 def _source(request: Request) -> DataSource:
@@ -88,7 +89,10 @@ def events_router(database: Database, settings: Settings) -> APIRouter:
     tolerance = timedelta(seconds=settings.future_tolerance_seconds)
 
     async def ingest(request: Request) -> tuple[IngestOutcome, bool]:
-        principal = await authenticate(request, settings, database)
+        try:
+            principal = await authenticate(request, settings, database)
+        except HTTPException as refused:  # answered in this API's shape, {"error": ...}
+            raise EventsRefused(refused.status_code, str(refused.detail), refused.headers) from None
         if not principal.may(APPEND):
             raise EventsRefused(403, "this token may not append (APPEND or ADMIN scope needed)")
         source, wait = _source(request), _wait(request)

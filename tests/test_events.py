@@ -278,6 +278,8 @@ async def test_events_need_a_valid_token(client):
         headers={"Authorization": "Bearer wrong"},
     )
     assert response.status_code == 401
+    assert response.json()["error"]
+    assert response.headers["www-authenticate"] == "Bearer"
     by_query = await client.post(
         "/v0/events",
         params={"name": "metrics", "token": ADMIN_HEADERS["Authorization"].split()[1]},
