@@ -183,13 +183,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20000)
     args = parser.parse_args()
     dead = f"http://127.0.0.1:{_free_port()}"
-    quick = {"shutdown_timeout": 0.5}
     with gateway() as url:
         cases: list[tuple[str, Tracker | None]] = [
             ("none (probes only)", None),
             ("gateway reachable", Tracker(url, TOKEN)),
-            ("gateway unreachable, retrying", Tracker(dead, breaker_threshold=10**9, **quick)),
-            ("breaker open", Tracker(dead, breaker_threshold=1, breaker_cooldown=3600, **quick)),
+            (
+                "gateway unreachable, retrying",
+                Tracker(dead, breaker_threshold=10**9, shutdown_timeout=0.5),
+            ),
+            (
+                "breaker open",
+                Tracker(dead, breaker_threshold=1, breaker_cooldown=3600, shutdown_timeout=0.5),
+            ),
         ]
         cases[-1][1].track_request("/bench/opens-the-breaker", 200, 1.0)  # type: ignore[union-attr]
         cases[-1][1].flush_sync(2)  # type: ignore[union-attr]

@@ -43,6 +43,51 @@ async def versions(
     return await _lists(conn, statement, model_ids)
 
 
+async def latest_versions(
+    conn: AsyncConnection, question: tuple[str | None, datetime], model_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Per model, the version with the newest prediction before the horizon in the
+    environment (None: any), ties to the greater name; None when there is none.
+
+    The model_versions catalog answers (its last_seen is the newest prediction);
+    only a version seen after the horizon, which a clock in the past sees, has its
+    newest earlier prediction looked up in the raw rows.
+    """
+    environment, horizon = question
+    mv = model_versions
+    earlier = (
+        select(func.max(t.c.ts))
+        .where(
+            t.c.model_id == mv.c.model_id,
+            t.c.environment == mv.c.environment,
+            t.c.model_version == mv.c.version,
+            t.c.ts < horizon,
+        )
+        .scalar_subquery()
+    )
+    newest = case((mv.c.last_seen < horizon, mv.c.last_seen), else_=earlier)
+    seen = select(mv.c.model_id, mv.c.version, newest.label("newest")).where(
+        mv.c.model_id.in_(list(model_ids)), mv.c.first_seen < horizon
+    )
+    if environment is not None:
+        seen = seen.where(mv.c.environment == environment)
+    versions = seen.subquery()
+    rank = func.row_number().over(
+        partition_by=versions.c.model_id,
+        order_by=(func.max(versions.c.newest).desc(), versions.c.version.desc()),
+    )
+    ranked = (
+        select(versions.c.model_id, versions.c.version, rank.label("rank"))
+        .group_by(versions.c.model_id, versions.c.version)
+        .subquery()
+    )
+    statement = select(ranked.c.model_id, ranked.c.version).where(ranked.c.rank == 1)
+    found: dict[str, str | None] = dict.fromkeys(model_ids)
+    for model_id, version in (await conn.execute(statement)).all():
+        found[model_id] = version
+    return found
+
+
 async def environments(
     conn: AsyncConnection, question: None, model_ids: Sequence[str]
 ) -> dict[str, list[str]]:

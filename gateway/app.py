@@ -16,6 +16,7 @@ from db.engine import Database
 from gateway import logs
 from gateway.alerting import Alerting, WebhookPolicy
 from gateway.auth import authenticate, presented_secret
+from gateway.events import events_router
 from gateway.graphiql import STATIC, GatewayGraphQLRouter
 from gateway.guard import RequestGuard, allowed_hosts
 from gateway.limits import RateLimiter, TokenUsage
@@ -145,6 +146,8 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
     async def console() -> FileResponse:
         """The console page (it reads the public GraphQL API with the user's token)."""
         return FileResponse(STATIC / "console" / "index.html")
+
+    app.include_router(events_router(database, settings))
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

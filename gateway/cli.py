@@ -24,7 +24,6 @@ from db.migrate import upgrade_to_head
 from db.retention import RetentionReport
 from gateway import logs
 from gateway.admin_secret import admin_secret_file, ensure_admin_secret
-from gateway.app import create_app
 from gateway.guard import is_loopback
 from gateway.runtime import database_url
 from gateway.settings import Settings, get_settings
@@ -147,6 +146,8 @@ def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     # log_config None: keep the gateway's own handlers (text or JSON lines) for uvicorn too.
     # No uvicorn access log: gateway.http logs each request once, without the query
     # string, which may carry ?token=.
+    from gateway.app import create_app  # here: `load` and `migrate` need no schema
+
     uvicorn.run(
         create_app(database, settings),
         host=host,

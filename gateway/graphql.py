@@ -52,6 +52,11 @@ class GatewayRouter(GraphQLRouter[dict[str, Any], None]):
             raise ConnectionRejectionError({"message": str(refused.detail)}) from None
         return None
 
+    def encode_json(self, data: object) -> bytes:
+        """orjson: several times faster than json on large lists (NaN never occurs:
+        non-finite values are refused on input)."""
+        return orjson.dumps(data)
+
     def decode_json(self, data: str | bytes) -> object:
         """orjson: several times faster than json on the megabytes of an ingest batch."""
         return orjson.loads(data)

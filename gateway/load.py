@@ -29,8 +29,9 @@ from db.ingest.batch import (
     Rejection,
     RowContext,
     check_batch,
+    store,
 )
-from db.ingest.bulk import bulk_write
+from db.ingest.bulk import analyze
 from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
@@ -170,10 +171,13 @@ async def load_file(
                 if checked is None:
                     break
                 written_to = handle.tell()
-                writing = asyncio.create_task(bulk_write(db, load.kind, checked))
+                writing = asyncio.create_task(store(db, load.kind, checked))
         finally:
             if writing is not None:  # the load stopped: let the pending chunk end first
                 await asyncio.gather(writing, return_exceptions=True)
+    if summary.accepted:
+        async with db.write() as conn:
+            await analyze(conn, load.kind.table)
     summary.seconds = time.perf_counter() - started
     return summary
 

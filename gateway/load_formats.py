@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import IO, Any
 
 import orjson
@@ -26,6 +27,9 @@ API_LOG_COLUMNS = (
     "device_type",
     "error_reason",
 )
+
+
+BLOCK_LINES = 5_000
 
 
 class LoadError(Exception):
@@ -46,19 +50,43 @@ Line = tuple[int, dict[str, Any] | BadLine]
 
 def ndjson_lines(handle: IO[bytes]) -> Iterator[Line]:
     """Each non-blank line with its 1-based number: a JSON object, or a BadLine."""
-    for number, text in enumerate(handle, start=1):
-        if not text.strip():
-            continue
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError as error:
-            yield number, BadLine(None, f"not valid JSON: {error}", _as_raw(text))
-            continue
-        if not isinstance(value, dict):
-            got = type(value).__name__
-            yield number, BadLine(None, f"expected a JSON object, got {got}", _as_raw(text))
-            continue
-        yield number, value
+    first = 1
+    while block := list(islice(handle, BLOCK_LINES)):
+        yield from _parsed(block, first)
+        first += len(block)
+
+
+def ndjson_body(body: bytes) -> list[Line]:
+    """A whole NDJSON body, read as ndjson_lines reads a file."""
+    return _parsed(body.split(b"\n"), 1)
+
+
+def _parsed(texts: list[bytes], first: int) -> list[Line]:
+    """Numbered lines parsed in one orjson call when every line is one JSON value
+    (several times faster than a call per line), else line by line."""
+    numbered = [(n, text) for n, text in enumerate(texts, start=first) if text.strip()]
+    try:
+        values = orjson.loads(b"[" + b",".join(text for _, text in numbered) + b"]")
+    except orjson.JSONDecodeError:
+        values = None
+    if values is None or len(values) != len(numbered):  # a bad line: find it
+        return [_line(n, text) for n, text in numbered]
+    return [
+        (n, value) if isinstance(value, dict) else (n, _not_an_object(value, text))
+        for (n, text), value in zip(numbered, values, strict=True)
+    ]
+
+
+def _line(number: int, text: bytes) -> Line:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        return number, BadLine(None, f"not valid JSON: {error}", _as_raw(text))
+    return number, value if isinstance(value, dict) else _not_an_object(value, text)
+
+
+def _not_an_object(value: Any, text: bytes) -> BadLine:
+    return BadLine(None, f"expected a JSON object, got {type(value).__name__}", _as_raw(text))
 
 
 def _as_raw(text: bytes) -> dict[str, Any]:

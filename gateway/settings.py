@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     introspection: bool = True
     graphiql: bool = True
     persisted_only: bool = False
+    ingest_concurrency: int = Field(default=4, ge=1)
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod

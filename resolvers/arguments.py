@@ -122,7 +122,22 @@ def filter_values(filter_: Any, names: Iterable[str]) -> tuple[tuple[str, Filter
 def selected_measures(
     info: Info[Any, Any], measures: Mapping[str, Any], *path: str
 ) -> frozenset[str]:
-    """The measures (snake_case) selected below the current field, following path."""
+    """The measures (snake_case) selected below the current field, following path.
+
+    Every item of a list selects the same, so the answer is kept for the request
+    (keyed by the field's syntax nodes, which live as long as the request).
+    """
+    memo = info.context["gateway"].memo
+    key = (tuple(map(id, info._raw_info.field_nodes)), path, id(measures))
+    if key not in memo:
+        memo[key] = _selected(info, measures, path)
+    found: frozenset[str] = memo[key]
+    return found
+
+
+def _selected(
+    info: Info[Any, Any], measures: Mapping[str, Any], path: tuple[str, ...]
+) -> frozenset[str]:
     current = _fields(info.selected_fields)
     for name in path:
         current = [

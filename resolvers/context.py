@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +35,8 @@ class GatewayContext:
     charge: Callable[[], float | None] | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
+    # Per-request answers that are the same for every item of a list.
+    memo: dict[Hashable, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # At most max_request_connections connections at once for this request,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import DataError, IntegrityError
 from strawberry.types import Info
-from strawberry.utils.str_converters import to_camel_case
 
+from db.engine import Database
 from db.ingest.batch import (
     IngestFailed,
     IngestKind,
@@ -36,12 +36,14 @@ RESOURCE_FIELDS = {
 }
 
 
-def raw_row(value: Any) -> dict[str, Any]:
-    """An input object as the client wrote it: camelCase keys, enum values unwrapped."""
-    return {
-        to_camel_case(field.name): _plain(getattr(value, field.name))
-        for field in dataclasses.fields(value)
-    }
+def raw_row(value: object) -> dict[str, Any]:
+    """An input row as the client wrote it, enum values unwrapped.
+
+    Typed as its input class, it arrives as a mapping keyed by camelCase field
+    names (schema.common.ingest_row).
+    """
+    row = cast("Mapping[str, Any]", value)
+    return {name: _plain(field) for name, field in row.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -98,21 +100,34 @@ def guarded(kind: IngestKind, principal: Principal) -> IngestKind:
     return dataclasses.replace(kind, validate=check)
 
 
-async def ingest(
-    info: Info[Any, Any], kind: IngestKind, rows: Sequence[Any], argument: str
+Store = Callable[[Database, list[dict[str, Any]], RowContext], Awaitable[IngestOutcome]]
+
+
+async def ingest_rows(
+    info: Info[Any, Any], rows: Sequence[Any], argument: str, kind: str, store: Store
 ) -> IngestResult:
-    """Validate and store one batch of input objects; one transaction."""
-    principal = require(info, APPEND)
+    """Check the batch size, store the rows in one transaction, and answer; a database
+    fault is an INGEST_FAILED or SERVICE_UNAVAILABLE error (nothing was stored)."""
     context = context_of(info)
     check_batch_size(context, rows, argument)
     try:
-        outcome = await ingest_batch(
-            context.db, guarded(kind, principal), [raw_row(r) for r in rows], context.row_context()
-        )
+        outcome = await store(context.db, [raw_row(r) for r in rows], context.row_context())
     except IngestFailed as error:
         raise ingest_failure(error) from error
-    telemetry.ingested(kind.kind, outcome.accepted, outcome.duplicates, len(outcome.rejected))
+    telemetry.ingested(kind, outcome.accepted, outcome.duplicates, len(outcome.rejected))
     return ingest_result(outcome)
+
+
+async def ingest(
+    info: Info[Any, Any], kind: IngestKind, rows: Sequence[Any], argument: str
+) -> IngestResult:
+    """Validate and store one batch of input objects of one kind (APPEND scope)."""
+    allowed = guarded(kind, require(info, APPEND))
+
+    async def store(db: Database, raws: list[dict[str, Any]], clock: RowContext) -> IngestOutcome:
+        return await ingest_batch(db, allowed, raws, clock)
+
+    return await ingest_rows(info, rows, argument, kind.kind, store)
 
 
 async def confine_actuals(

@@ -14,22 +14,16 @@ from db import catalog
 from db import models as model_sql
 from db.aggregates import Group
 from db.compiler import AggregateQuery, FilterValues
+from db.engine import Database
 from db.facts.predictions import PREDICTIONS
-from db.ingest.batch import IngestFailed
+from db.ingest.batch import IngestOutcome, RowContext
 from db.ingest.predictions import record_actuals as store_actuals
 from db.tables import models
 from resolvers.access import APPEND, require
 from resolvers.arguments import bounded, selected_measures, time_window
 from resolvers.context import context_of
 from resolvers.errors import bad_input
-from resolvers.ingest import (
-    check_batch_size,
-    confine_actuals,
-    ingest_failure,
-    ingest_result,
-    raw_row,
-    with_refused,
-)
+from resolvers.ingest import confine_actuals, ingest_rows, with_refused
 from resolvers.pages import Page, catalog_page, find_entity, rows_page
 from schema.common import Granularity, IngestResult, TimeRange
 from schema.model_types import ActualInput, DriftReport, ModelMetrics, ModelPoint, Prediction
@@ -64,24 +58,17 @@ async def _load(info: Info[Any, Any], model_id: str, question: AggregateQuery) -
 async def latest_version(
     info: Info[Any, Any], model_id: str, environment: str | None
 ) -> str | None:
-    """The version with the newest prediction in the environment (ties: by name), counting
-    predictions stamped up to the ingest tolerance ahead of now.
+    """The version with the newest prediction in the environment (ties: the greater name),
+    counting predictions stamped up to the ingest tolerance ahead of now.
 
-    Asked as a by-version aggregate, so it is batched across models like any other.
+    Read from the model_versions catalog, batched across the models of a list.
     """
     clock = context_of(info).row_context()
-    question = AggregateQuery(
-        frozenset({"last_prediction_at"}),
-        BEGINNING,
-        clock.now + clock.future_tolerance,
-        _filters(None, environment),
-        group_by=("VERSION",),
+    horizon = clock.now + clock.future_tolerance
+    latest: str | None = await context_of(info).loaders.load(
+        model_sql.latest_versions, (environment, horizon), model_id
     )
-    groups = await _load(info, model_id, question)
-    if not groups:
-        return None
-    newest = max(groups, key=lambda g: (g.values["last_prediction_at"], g.key))
-    return str(newest.key)
+    return latest
 
 
 async def _scope(
@@ -261,11 +248,10 @@ async def record_actuals(info: Info[Any, Any], actuals: Sequence[ActualInput]) -
     """Set the ground truth of stored predictions; one transaction."""
     principal = require(info, APPEND)
     context = context_of(info)
-    check_batch_size(context, actuals, "actuals")
-    raws = [raw_row(a) for a in actuals]
-    kept, refused = await confine_actuals(context, principal, raws)
-    try:
-        outcome = await store_actuals(context.db, [raws[i] for i in kept], context.row_context())
-    except IngestFailed as error:
-        raise ingest_failure(error) from error
-    return ingest_result(with_refused(outcome, kept, refused))
+
+    async def store(db: Database, raws: list[dict[str, Any]], clock: RowContext) -> IngestOutcome:
+        kept, refused = await confine_actuals(context, principal, raws)
+        outcome = await store_actuals(db, [raws[i] for i in kept], clock)
+        return with_refused(outcome, kept, refused)
+
+    return await ingest_rows(info, actuals, "actuals", "ACTUAL", store)

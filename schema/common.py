@@ -65,6 +65,20 @@ def or_default(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
+def ingest_row(cls: type[T]) -> type[T]:
+    """Mark an ingest input type whose values reach the resolver as the client sent them.
+
+    A batch has thousands of rows, and building an object per row (Strawberry
+    converts every field) was most of a mutation's cost. The resolver gets each
+    row as a mapping keyed by the contract's camelCase field names, values
+    already coerced by GraphQL (enums as members; omitted fields absent), which
+    is what db.ingest validates anyway.
+    """
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    definition.from_input = lambda _cls, value, _context: dict(value)
+    return cls
+
+
 class MeasureSet:
     """Base of the metrics types: built from the measures a query computed."""
 

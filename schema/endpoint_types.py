@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from schema.common import MeasureSet
+from schema.common import MeasureSet, ingest_row
 
 
 @strawberry.enum
@@ -31,6 +31,7 @@ class ApiRequestFilter:
     status_codes: list[int] | None = None
 
 
+@ingest_row
 @strawberry.input(description="One served API request (an API log line).")
 class ApiRequestInput:
     request_id: str

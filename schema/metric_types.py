@@ -8,6 +8,8 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.common import ingest_row
+
 
 @strawberry.enum
 class MetricType(Enum):
@@ -34,6 +36,7 @@ class Aggregation(Enum):
     LAST = "last"
 
 
+@ingest_row
 @strawberry.input(description="One sample of a named metric (counter, gauge, timer ...).")
 class MetricSampleInput:
     name: str

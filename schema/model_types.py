@@ -7,9 +7,10 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.common import MeasureSet
+from schema.common import MeasureSet, ingest_row
 
 
+@ingest_row
 @strawberry.input(description="One ML model prediction, with its ground truth when already known.")
 class PredictionInput:
     prediction_id: str
@@ -22,6 +23,7 @@ class PredictionInput:
     actual_value: float | None = None
 
 
+@ingest_row
 @strawberry.input(description="Ground truth that arrives after the prediction.")
 class ActualInput:
     prediction_id: str

@@ -8,7 +8,7 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.common import MeasureSet
+from schema.common import MeasureSet, ingest_row
 
 
 @strawberry.enum
@@ -30,6 +30,7 @@ class ProductEventFilter:
     sources: list[str] | None = None
 
 
+@ingest_row
 @strawberry.input(description="A product usage or performance event (Tinybird product_events).")
 class ProductEventInput:
     event_id: str

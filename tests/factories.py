@@ -6,7 +6,7 @@ import itertools
 import math
 import random
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -487,3 +487,16 @@ async def create_token(client: Any, **fields: Any) -> tuple[str, dict[str, Any]]
 def bearer(secret: str) -> dict[str, str]:
     """The Authorization header of a secret."""
     return {"Authorization": f"Bearer {secret}"}
+
+
+# ------------------------------------------------------------------ events API (Tinybird)
+
+
+def tinybird(at: datetime) -> str:
+    """A timestamp as Tinybird's Events API takes it: `YYYY-MM-DD HH:MM:SS`, UTC."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def snake(row: dict) -> dict:
+    """A camelCase input object with snake_case keys, as a Tinybird sender writes it."""
+    return {"".join("_" + c.lower() if c.isupper() else c for c in k): v for k, v in row.items()}

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from db.ingest.batch import IngestFailed, RowContext, check_batch, ingest_batch
-from db.ingest.bulk import bulk_write
+from db.ingest.batch import IngestFailed, RowContext, check_batch, ingest_batch, store
 from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.product_events import PRODUCT_EVENT
 from db.tables import metadata, metric_samples, product_events, products, quarantine
@@ -60,7 +59,7 @@ async def _mutation_path(db, kind, raws, context):
 
 
 async def _bulk_path(db, kind, raws, context):
-    return await bulk_write(db, kind, check_batch(kind, raws, context))
+    return await store(db, kind, check_batch(kind, raws, context))
 
 
 @pytest.fixture
@@ -151,12 +150,12 @@ async def test_a_database_fault_during_copy_stores_nothing_and_is_retryable(db, 
 
 
 async def test_two_bulk_writes_in_one_transaction_use_separate_staging_tables(db, now):
-    from db.ingest.bulk import copy_checked
+    from db.ingest.batch import write_checked
 
     context = RowContext(datetime.now(UTC), timedelta(minutes=5))
     first = [product_event(now - timedelta(minutes=1))]
     second = [product_event(now - timedelta(minutes=2)), dict(first[0])]
     async with db.write() as conn:
-        one = await copy_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, first, context))
-        two = await copy_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, second, context))
+        one = await write_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, first, context))
+        two = await write_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, second, context))
     assert (one.accepted, two.accepted, two.duplicates) == (1, 1, 1)

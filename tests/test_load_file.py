@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from db.ingest.batch import IngestFailed
-from db.ingest.bulk import bulk_write
+from db.ingest.batch import IngestFailed, store
 from db.tables import api_requests, metric_samples, product_events, quarantine
 from gateway import load as loader
 from gateway.load import load_file, plan
@@ -207,9 +206,9 @@ async def test_a_database_fault_stops_the_load_and_says_what_stays_stored(
         calls.append(len(checked.rows))
         if len(calls) == 2:
             raise IngestFailed("the database refused the batch (OperationalError)")
-        return await bulk_write(database, kind, checked)
+        return await store(database, kind, checked)
 
-    monkeypatch.setattr(loader, "bulk_write", second_chunk_fails)
+    monkeypatch.setattr(loader, "store", second_chunk_fails)
     rows = [product_event(now - timedelta(minutes=n)) for n in range(1, 6)]
     path = _write(tmp_path, "events.ndjson", ndjson(rows))
     with pytest.raises(LoadError, match="the 2 rows before it are stored"):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.facts.api_requests import API_REQUESTS
 from db.ingest.batch import IngestKind, RowContext
+from db.ingest.entities import spans, widen
 from db.ingest.fields import RowError, integer, number, optional_text, required_text, timestamp
 from db.tables import api_requests, endpoints
 
@@ -54,27 +53,8 @@ def _method(raw: Mapping[str, Any]) -> str:
 async def register_endpoints(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
     """Create the endpoints that newly stored requests belong to, or widen their
     first_seen / last_seen; a configured endpoint keeps its configuration."""
-    seen: dict[str, dict[str, Any]] = {}
-    for row in inserted:
-        entry = seen.setdefault(
-            row["endpoint"],
-            {"name": row["endpoint"], "first_seen": row["ts"], "last_seen": row["ts"]},
-        )
-        entry["first_seen"] = min(entry["first_seen"], row["ts"])
-        entry["last_seen"] = max(entry["last_seen"], row["ts"])
-    statement = insert(endpoints).values(sorted(seen.values(), key=lambda e: e["name"]))
-    new = statement.excluded
-    # A row made by configureEndpoint before any request has null first/last seen;
-    # least() and greatest() skip nulls.
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[endpoints.c.name],
-            set_={
-                "first_seen": func.least(endpoints.c.first_seen, new.first_seen),
-                "last_seen": func.greatest(endpoints.c.last_seen, new.last_seen),
-            },
-        )
-    )
+    found = spans((row["endpoint"], row["ts"]) for row in inserted)
+    await widen(conn, endpoints, ("name",), [{"name": k, **v} for k, v in found.items()])
 
 
 API_REQUEST = IngestKind(

@@ -1,25 +1,29 @@
 """One batch of rows of one kind: validate, write once, count, quarantine.
 
-A batch is one transaction. Valid rows go in with a single
-``INSERT ... ON CONFLICT (identity) DO NOTHING RETURNING``, so a retried batch
-stores nothing twice; the identity is the fact table's primary key (entity,
-id, timestamp: see db.tables). Rejected rows go to the quarantine in the same
-transaction, so a database fault leaves nothing of the batch behind, and the
-rollups and row counts take the inserted rows in that transaction too.
+A batch is one transaction. Valid rows go in through the one writer
+(db.ingest.bulk: COPY into staging, one ``INSERT ... ON CONFLICT (identity) DO
+NOTHING RETURNING``), so a retried batch stores nothing twice; the identity is
+the fact table's primary key (entity, id, timestamp: see db.tables). Rejected
+rows go to the quarantine in the same transaction, so a database fault leaves
+nothing of the batch behind, and the rollups and row counts take the inserted
+rows in that transaction too.
 A kind without a natural id (metric samples) is not idempotent: every
 valid row is inserted and counted as accepted.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,10 +31,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db import notify
 from db.compiler import Fact
 from db.engine import Database
+from db.ingest.bulk import copy_insert
 from db.ingest.fields import RowError
 from db.rolled import roll_up, source_columns
 from db.stats import add_rows
 from db.tables import quarantine
+
+THREAD_ROWS = 500
+
+
+logger = logging.getLogger(__name__)
 
 
 class IngestFailed(Exception):
@@ -102,6 +112,11 @@ class IngestKind:
             return None
         return tuple(c.name for c in self.table.primary_key.columns)
 
+    @property
+    def conflict_target(self) -> tuple[str, ...] | None:
+        """The columns a duplicate conflicts on: the identity (None: nothing is one)."""
+        return self.identity
+
 
 @dataclass
 class CheckedBatch:
@@ -165,14 +180,9 @@ async def write_checked(
     conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch
 ) -> IngestOutcome:
     """Store a checked batch on conn (the caller owns the transaction)."""
-    inserted: Sequence[RowMapping] = []
-    if checked.rows:
-        table = kind.table
-        statement = insert(table)
-        if kind.identity is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=list(kind.identity))
-        returning = statement.returning(*[table.c[name] for name in kind.returning])
-        inserted = (await conn.execute(returning, checked.rows)).mappings().all()
+    inserted = await copy_insert(
+        conn, kind.table, checked.rows, kind.conflict_target, kind.returning
+    )
     return await settle(conn, kind, checked, inserted)
 
 
@@ -209,17 +219,34 @@ async def ingest_batch(
     db: Database, kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext
 ) -> IngestOutcome:
     """Validate and store one batch in one transaction."""
-    checked = check_batch(kind, raws, context)
+    if len(raws) < THREAD_ROWS:
+        return await store(db, kind, check_batch(kind, raws, context))
+    # Validating a large batch is CPU work: off the event loop, so others keep being served.
+    return await store(db, kind, await asyncio.to_thread(check_batch, kind, raws, context))
+
+
+async def store(db: Database, kind: IngestKind, checked: CheckedBatch) -> IngestOutcome:
+    """Store a checked batch in one transaction, or raise IngestFailed."""
+    async with refusals(), db.write() as conn:
+        return await write_checked(conn, kind, checked)
+
+
+@asynccontextmanager
+async def refusals(what: str = "batch") -> AsyncIterator[None]:
+    """Turn a database fault inside the block into IngestFailed, naming the reason.
+
+    Wrap the whole transaction, so the fault means nothing of it was stored.
+    """
     try:
-        async with db.write() as conn:
-            return await write_checked(conn, kind, checked)
-    except SQLAlchemyError as error:
-        raise refused(getattr(error, "orig", None) or error) from error
-
-
-def refused(cause: BaseException) -> IngestFailed:
-    """The error for a batch the database refused (its cause is logged, never shown)."""
-    return IngestFailed("the database refused the batch; nothing of it was stored")
+        yield
+    except (SQLAlchemyError, psycopg.Error) as error:
+        # The cause is logged for the operator, never shown: it may name internals.
+        logger.warning("the database refused the %s: %r", what, getattr(error, "orig", error))
+        pronoun = "them" if what.endswith("s") else "it"
+        raise IngestFailed(
+            f"the database refused the {what}; nothing of {pronoun} was stored, "
+            f"and sending {pronoun} again is safe"
+        ) from error
 
 
 def jsonable(value: Any) -> Any:

@@ -1,54 +1,58 @@
-"""The bulk path for any ingest kind: COPY into a staging table, then one INSERT.
+"""The one writer transport of every ingest path: binary COPY, then one INSERT.
 
-Rows are the same checked batch the mutations write (db.ingest.batch), and
-the outcome is counted the same way; only the transport differs. COPY is the
-fastest way into Postgres, and the single ``INSERT ... SELECT ... ON CONFLICT
-DO NOTHING RETURNING`` keeps a reloaded file idempotent on the kind's identity.
+Rows are COPYed into a temporary staging table, then moved into the fact
+table with a single ``INSERT ... SELECT ... ON CONFLICT DO NOTHING
+RETURNING``, so a retried batch stores nothing twice and the caller learns
+exactly which rows went in. COPY is the fastest way into Postgres, and one
+statement per batch keeps small batches (the mutations') cheap too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import column, select, table
+from sqlalchemy import Table, column, select, table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Dialect, RowMapping
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
-from db.engine import Database
-from db.ingest.batch import CheckedBatch, IngestKind, IngestOutcome, refused, settle
+if TYPE_CHECKING:  # psycopg names the type of Copy.formatter only in a private module
+    from psycopg._copy_base import Formatter
+    from psycopg.abc import Buffer
 
 _staging_names = itertools.count(1)
+# Column type oids per (table, columns): the staging table's types never change
+# while the process runs, so they are asked for once.
+_copy_types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
 
 
 def _row_adapters(
-    kind: IngestKind, columns: Sequence[str], dialect: Dialect
+    fact: Table, columns: Sequence[str], dialect: Dialect
 ) -> list[tuple[int, Callable[[Any], Any]]]:
     """The column types' own bind processors (JSONB, strict booleans), by position.
 
-    Applying them makes COPY store exactly what the mutations' INSERT stores.
+    Applying them makes COPY store exactly what a plain INSERT would store.
     """
     adapters: list[tuple[int, Callable[[Any], Any]]] = []
     for position, name in enumerate(columns):
-        column_type = kind.table.c[name].type
-        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        process = fact.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             adapters.append((position, process))
     return adapters
 
 
 async def _copy_to_staging(
-    conn: AsyncConnection, kind: IngestKind, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+    conn: AsyncConnection, fact: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> str:
     """Create a staging table of just these columns and COPY the rows into it."""
-    name = f"staging_{kind.table.name}_{next(_staging_names)}"
-    adapters = _row_adapters(kind, columns, conn.dialect)
+    name = f"staging_{fact.name}_{next(_staging_names)}"
+    adapters = _row_adapters(fact, columns, conn.dialect)
     raw = await conn.get_raw_connection()
     driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
     targets = sql.SQL(", ").join(map(sql.Identifier, columns))
@@ -58,51 +62,90 @@ async def _copy_to_staging(
         # serial id is drawn once, by the fact table. Dropped with the transaction.
         await cursor.execute(
             sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-                staging, targets, sql.Identifier(kind.table.name)
+                staging, targets, sql.Identifier(fact.name)
             )
         )
-        # Binary COPY needs every column's type; the staging table's own are exact.
-        await cursor.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(staging))
-        types = [described.type_code for described in cursor.description or ()]
+        types = await _types(cursor, fact, columns, staging)
         copy_in = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, targets)
         async with cursor.copy(copy_in) as copy:
             copy.set_types(types)
-            for row in rows:
-                values = [row[c] for c in columns]
-                for position, process in adapters:
-                    values[position] = process(values[position])
-                await copy.write_row(values)
+            # Formatting rows is CPU work: done in a worker thread, so the event loop
+            # only sends the bytes (the formatter belongs to this COPY alone).
+            formatter = copy.formatter
+            for chunk in await asyncio.to_thread(_formatted, formatter, rows, columns, adapters):
+                await copy.write(chunk)
     return name
 
 
-def _insert_from(kind: IngestKind, staging: str, columns: Sequence[str]) -> ReturningInsert[Any]:
-    """INSERT INTO fact SELECT staging, skipping stored ids, returning what register needs."""
-    fact = kind.table
+async def _types(
+    cursor: psycopg.AsyncCursor[Any], fact: Table, columns: Sequence[str], staging: sql.Identifier
+) -> list[int]:
+    """Binary COPY needs every column's type; the staging table's own are exact."""
+    key = (fact.name, tuple(columns))
+    if key not in _copy_types:
+        await cursor.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(staging))
+        _copy_types[key] = [described.type_code for described in cursor.description or ()]
+    return _copy_types[key]
+
+
+def _formatted(
+    formatter: Formatter,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    adapters: Sequence[tuple[int, Callable[[Any], Any]]],
+) -> list[Buffer]:
+    """The rows in COPY's format, in chunks; the formatter keeps the tail for the end."""
+    chunks: list[Buffer] = []
+    for row in rows:
+        values = [row[c] for c in columns]
+        for position, process in adapters:
+            values[position] = process(values[position])
+        chunk = formatter.write_row(values)
+        if chunk:
+            chunks.append(chunk)
+    return chunks
+
+
+def _insert_from(
+    fact: Table,
+    staging: str,
+    columns: Sequence[str],
+    conflict: Sequence[str] | None,
+    returning: Sequence[str],
+) -> ReturningInsert[Any]:
+    """INSERT INTO fact SELECT staging, skipping stored identities, returning what is asked."""
     source = table(staging, *[column(c) for c in columns])
     statement = insert(fact).from_select(list(columns), select(source))
-    if kind.identity is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=list(kind.identity))
-    return statement.returning(*[fact.c[name] for name in kind.returning])
+    if conflict is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[fact.c[c] for c in conflict])
+    return statement.returning(*[fact.c[name] for name in returning])
 
 
-async def copy_checked(
-    conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch
-) -> IngestOutcome:
-    """Store a checked batch on conn through COPY (the caller owns the transaction)."""
-    inserted: Sequence[RowMapping] = []
-    if checked.rows:
-        columns = list(checked.rows[0])
-        staging = await _copy_to_staging(conn, kind, columns, checked.rows)
-        inserted = (await conn.execute(_insert_from(kind, staging, columns))).mappings().all()
-    return await settle(conn, kind, checked, inserted)
+async def copy_insert(
+    conn: AsyncConnection,
+    fact: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict: Sequence[str] | None,
+    returning: Sequence[str],
+) -> Sequence[RowMapping]:
+    """Store rows (all with the same keys) on conn; the rows actually inserted come back.
+
+    conflict names the columns of the identity a stored row already holds
+    (None: nothing is ever a duplicate). The caller owns the transaction.
+    """
+    if not rows:
+        return []
+    columns = list(rows[0])
+    staging = await _copy_to_staging(conn, fact, columns, rows)
+    statement = _insert_from(fact, staging, columns, conflict, returning)
+    inserted: Sequence[RowMapping] = (await conn.execute(statement)).mappings().all()
+    return inserted
 
 
-async def bulk_write(db: Database, kind: IngestKind, checked: CheckedBatch) -> IngestOutcome:
-    """Store a checked batch through COPY in one transaction, or raise IngestFailed."""
-    try:
-        async with db.write() as conn:
-            return await copy_checked(conn, kind, checked)
-    except SQLAlchemyError as error:
-        raise refused(getattr(error, "orig", None) or error) from error
-    except psycopg.Error as error:  # raised by COPY on the driver connection itself
-        raise refused(error) from error
+async def analyze(conn: AsyncConnection, fact: Table) -> None:
+    """Refresh the planner's statistics of a fact table after a bulk load.
+
+    Autovacuum analyzes only after enough churn and on its own schedule; a
+    freshly loaded table would be planned as if it were empty until then.
+    """
+    await conn.execute(text(f'ANALYZE "{fact.name}"'))

@@ -17,22 +17,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Table, Text, bindparam, case, column, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import Float, Text, bindparam, case, column, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import Database
 from db.facts.predictions import PREDICTIONS
 from db.ingest.batch import (
-    IngestFailed,
     IngestKind,
     IngestOutcome,
     Rejection,
     RowContext,
     quarantine_rows,
+    refusals,
 )
+from db.ingest.entities import Span, spans, widen
 from db.ingest.fields import RowError, number, optional_text, required_text, timestamp
 from db.tables import model_versions, models, predictions
 
@@ -58,40 +58,24 @@ def validate_prediction(raw: Mapping[str, Any], context: RowContext) -> dict[str
     }
 
 
-async def _widen(
-    conn: AsyncConnection, table: Table, keys: tuple[str, ...], entries: list[dict[str, Any]]
-) -> None:
-    """Insert entities, or stretch first_seen/last_seen of the ones already known."""
-    statement = insert(table).values(sorted(entries, key=lambda e: [e[k] for k in keys]))
-    new = statement.excluded
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c[k] for k in keys],
-            set_={
-                "first_seen": func.least(table.c.first_seen, new.first_seen),
-                "last_seen": func.greatest(table.c.last_seen, new.last_seen),
-            },
-        )
-    )
-
-
 async def register_models(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
     """Create or widen the models and (model, environment, version) rows just predicted."""
-    seen: dict[tuple[str, ...], dict[str, Any]] = {}
-    for row in inserted:
-        version_key = (row["model_id"], row["environment"], row["model_version"])
-        for key in ((row["model_id"],), version_key):
-            entry = seen.setdefault(key, {"first_seen": row["ts"], "last_seen": row["ts"]})
-            entry["first_seen"] = min(entry["first_seen"], row["ts"])
-            entry["last_seen"] = max(entry["last_seen"], row["ts"])
-    model_rows = [{"id": k[0], **v} for k, v in seen.items() if len(k) == 1]
+    found: dict[tuple[str, ...], Span] = spans(
+        pair
+        for row in inserted
+        for pair in (
+            ((row["model_id"],), row["ts"]),
+            ((row["model_id"], row["environment"], row["model_version"]), row["ts"]),
+        )
+    )
+    model_rows = [{"id": k[0], **v} for k, v in found.items() if len(k) == 1]
     version_rows = [
         {"model_id": k[0], "environment": k[1], "version": k[2], **v}
-        for k, v in seen.items()
+        for k, v in found.items()
         if len(k) == 3
     ]
-    await _widen(conn, models, ("id",), model_rows)
-    await _widen(conn, model_versions, ("model_id", "environment", "version"), version_rows)
+    await widen(conn, models, ("id",), model_rows)
+    await widen(conn, model_versions, ("model_id", "environment", "version"), version_rows)
 
 
 PREDICTION = IngestKind(
@@ -203,16 +187,11 @@ async def record_actuals(
     checked, invalid = _check_actuals(raws)
     final = {actual.prediction_id: actual.value for actual in checked}
     outcome = IngestOutcome(rejected=list(invalid))
-    try:
-        async with db.write() as conn:
-            stored = await _apply_actuals(conn, final, context.now) if final else {}
-            _count_actuals(checked, stored, outcome)
-            outcome.rejected.sort(key=lambda r: r.index)
-            await quarantine_rows(
-                conn, "ACTUAL", outcome.rejected, [raws[r.index] for r in outcome.rejected]
-            )
-    except SQLAlchemyError as error:
-        raise IngestFailed(
-            "the database refused the actuals; nothing of them was stored"
-        ) from error
+    async with refusals("actuals"), db.write() as conn:
+        stored = await _apply_actuals(conn, final, context.now) if final else {}
+        _count_actuals(checked, stored, outcome)
+        outcome.rejected.sort(key=lambda r: r.index)
+        await quarantine_rows(
+            conn, "ACTUAL", outcome.rejected, [raws[r.index] for r in outcome.rejected]
+        )
     return outcome

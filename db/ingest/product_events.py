@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import case, or_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest.batch import IngestKind, RowContext
+from db.ingest.entities import spans, widen
 from db.ingest.fields import (
     RowError,
     number,
@@ -56,39 +56,29 @@ async def register_products(conn: AsyncConnection, inserted: Sequence[RowMapping
 
     A product's name is the productName of its newest event that has one.
     """
-    seen: dict[str, dict[str, Any]] = {}
+    found = spans((row["product_id"], row["ts"]) for row in inserted)
+    named: dict[str, tuple[datetime | None, str | None]] = {}
     for row in inserted:
-        entry = seen.setdefault(
-            row["product_id"],
-            {
-                "id": row["product_id"],
-                "first_seen": row["ts"],
-                "last_seen": row["ts"],
-                "name": None,
-                "name_seen_at": None,
-            },
-        )
-        entry["first_seen"] = min(entry["first_seen"], row["ts"])
-        entry["last_seen"] = max(entry["last_seen"], row["ts"])
-        named_at: datetime | None = entry["name_seen_at"]
-        if row["product_name"] and (named_at is None or row["ts"] >= named_at):
-            entry["name"], entry["name_seen_at"] = row["product_name"], row["ts"]
-    statement = insert(products).values(sorted(seen.values(), key=lambda e: e["id"]))
-    new = statement.excluded
-    newer_name = (new.name.is_not(None)) & or_(
+        name, at, known = row["product_name"], row["ts"], named.get(row["product_id"])
+        if name and (known is None or at >= known[0]):
+            named[row["product_id"]] = (at, name)
+    entries = [
+        {"id": k, **v, "name_seen_at": seen_at, "name": name}
+        for k, v in found.items()
+        for seen_at, name in [named.get(k, (None, None))]
+    ]
+    await widen(conn, products, ("id",), entries, _newer_name)
+
+
+def _newer_name(new: Any) -> dict[str, Any]:
+    """Take the batch's name when it was seen no earlier than the stored one."""
+    newer = (new.name.is_not(None)) & or_(
         products.c.name_seen_at.is_(None), new.name_seen_at >= products.c.name_seen_at
     )
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[products.c.id],
-            set_={
-                "first_seen": func.least(products.c.first_seen, new.first_seen),
-                "last_seen": func.greatest(products.c.last_seen, new.last_seen),
-                "name": case((newer_name, new.name), else_=products.c.name),
-                "name_seen_at": case((newer_name, new.name_seen_at), else_=products.c.name_seen_at),
-            },
-        )
-    )
+    return {
+        "name": case((newer, new.name), else_=products.c.name),
+        "name_seen_at": case((newer, new.name_seen_at), else_=products.c.name_seen_at),
+    }
 
 
 PRODUCT_EVENT = IngestKind(

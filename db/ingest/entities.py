@@ -1,0 +1,61 @@
+"""The one entity upsert of every ingest kind: create, or stretch first/last seen.
+
+A kind's ``register`` hook collects, from the rows a batch actually
+inserted, the first and last time each entity was seen, and hands them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Span = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
+
+
+def spans(seen_at: Iterable[tuple[K, datetime]]) -> dict[K, Span]:
+    """Per entity key, the first and last time of its (key, time) pairs."""
+    found: dict[K, Span] = {}
+    for key, at in seen_at:
+        span = found.get(key)
+        if span is None:
+            found[key] = {"first_seen": at, "last_seen": at}
+        elif at < span["first_seen"]:
+            span["first_seen"] = at
+        elif at > span["last_seen"]:
+            span["last_seen"] = at
+    return found
+
+
+async def widen(
+    conn: AsyncConnection,
+    table: Table,
+    keys: tuple[str, ...],
+    entries: list[dict[str, Any]],
+    also: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> None:
+    """Insert entities, or stretch first_seen/last_seen of the ones already known.
+
+    Rows are sorted by key so concurrent batches lock entities in one order;
+    ``also(excluded)`` adds a kind's own column updates. least() and
+    greatest() skip nulls (an entity configured before any row has none).
+    """
+    if not entries:
+        return
+    statement = insert(table).values(sorted(entries, key=lambda e: [e[k] for k in keys]))
+    new = statement.excluded
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={
+                "first_seen": func.least(table.c.first_seen, new.first_seen),
+                "last_seen": func.greatest(table.c.last_seen, new.last_seen),
+                **(also(new) if also is not None else {}),
+            },
+        )
+    )

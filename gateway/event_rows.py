@@ -1,0 +1,102 @@
+"""NDJSON bodies of the Tinybird-style events API as checked ingest batches.
+
+Field names are the contract's input fields in snake_case (``event_id``,
+``page_load_time_ms``); camelCase names are accepted as they are. Each
+line becomes the same input object a mutation receives, and goes through
+the same validators (db.ingest), so both paths store and count alike.
+A rejected row's index is its 1-based line number in the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from strawberry.utils.str_converters import to_camel_case, to_snake_case
+
+from db.ingest.api_requests import API_REQUEST
+from db.ingest.batch import CheckedBatch, IngestKind, Rejection, RowContext
+from db.ingest.metric_samples import METRIC_SAMPLE
+from db.ingest.predictions import PREDICTION
+from db.ingest.product_events import PRODUCT_EVENT
+from gateway.load import check_lines
+from gateway.load_formats import BadLine, Line, ndjson_body
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """An events data source: its ingest kind and the field naming its resource."""
+
+    kind: IngestKind
+    resource_field: str
+
+
+DATA_SOURCES = {
+    "product_events": DataSource(PRODUCT_EVENT, "productId"),
+    "api_requests": DataSource(API_REQUEST, "endpoint"),
+    "ml_model_predictions": DataSource(PREDICTION, "modelId"),
+    "metrics": DataSource(METRIC_SAMPLE, "name"),
+}
+# Tinybird sends booleans as UInt8 (0/1).
+_BOOLEAN_FIELDS = frozenset({"isError"})
+
+
+# snake_case -> camelCase of every field name seen; a dict lookup per key is the
+# cheapest renaming there is, and bodies repeat the same dozen names.
+_CAMEL: dict[str, str] = {}
+
+
+def _camel(name: str) -> str:
+    _CAMEL[name] = to_camel_case(name) if "_" in name else name
+    return _CAMEL[name]
+
+
+def input_object(line: dict[str, Any]) -> dict[str, Any]:
+    """A line as the contract's input object: camelCase keys, 0/1 booleans as booleans."""
+    camel = _CAMEL.get
+    row = {camel(key) or _camel(key): value for key, value in line.items()}
+    for name in _BOOLEAN_FIELDS & row.keys():
+        value = row[name]
+        if type(value) is int and value in (0, 1):
+            row[name] = bool(value)
+    return row
+
+
+def _lines(body: bytes, source: DataSource, sees: Callable[[str], bool]) -> Iterator[Line]:
+    """Numbered input objects; a row for a resource the caller may not see is a BadLine."""
+    for number, line in ndjson_body(body):
+        if isinstance(line, BadLine):
+            yield number, line
+            continue
+        row = input_object(line)
+        resource = row.get(source.resource_field)
+        if isinstance(resource, str) and not sees(resource):
+            message = f"this token may not write to {source.resource_field} {resource!r}"
+            yield number, BadLine(source.resource_field, message, row)
+            continue
+        yield number, row
+
+
+def check_body(
+    body: bytes,
+    source: DataSource,
+    now: datetime,
+    future_tolerance: timedelta,
+    sees: Callable[[str], bool],
+) -> CheckedBatch:
+    """Parse and validate a whole body; a row for a resource ``sees`` refuses is rejected."""
+    lines = list(_lines(body, source, sees))
+    return check_lines(source.kind, lines, RowContext(now, future_tolerance))
+
+
+def rejection_answer(rejection: Rejection) -> dict[str, Any]:
+    """One rejected row as the events API reports it, in the sender's snake_case."""
+    field = rejection.field
+    reason = rejection.message
+    if field is not None:
+        snake = to_snake_case(field)
+        reason = reason.replace(field, snake)
+        field = snake
+    return {"line": rejection.index, "field": field, "reason": reason}
