@@ -127,6 +127,23 @@ def expected_product_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 PERCENTILE_TOLERANCE = 0.01
 
 
+def percentile_span(value: float) -> tuple[float, float]:
+    """Where a non-negative percentile answered within the sketch bound may lie."""
+    return value * (1 - PERCENTILE_TOLERANCE), value * (1 + PERCENTILE_TOLERANCE)
+
+
+def change_span(current: float, baseline: float) -> tuple[float, float]:
+    """Where current / baseline - 1 may lie when both percentiles are within the bound."""
+    (c_low, c_high), (b_low, b_high) = percentile_span(current), percentile_span(baseline)
+    return c_low / b_high - 1, c_high / b_low - 1
+
+
+def within(value: float, span: tuple[float, float]) -> bool:
+    """Whether value lies in span, give or take float rounding."""
+    low, high = span
+    return low - 1e-9 * abs(low) <= value <= high + 1e-9 * abs(high)
+
+
 def approx_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """Expected metrics with floats compared approximately, percentiles within 1%."""
     return {

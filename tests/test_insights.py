@@ -11,17 +11,22 @@ import pytest
 from tests.factories import (
     ENDPOINT_DIMENSIONS,
     INSIGHT_FIELDS,
+    PERCENTILE_TOLERANCE,
     PRODUCT_DIMENSIONS,
+    change_span,
     endpoint_query,
     error_rate_of,
     expected_causes,
     ingest_api_requests,
     ingest_product_events,
     percentile_cont,
+    percentile_span,
     product_event,
     product_query,
     request_block,
+    slice_value,
     succeeded,
+    within,
 )
 
 NOW_AGE = timedelta(hours=2)  # inside the default current window, the last 24 hours
@@ -91,6 +96,60 @@ def ms(value: float) -> str:
     return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
+def approx_percentile(value):
+    return None if value is None else pytest.approx(value, rel=PERCENTILE_TOLERANCE)
+
+
+def contribution_span(share, slice_now, slice_then, current, baseline):
+    """Where share * (slice current - slice baseline) / (current - baseline) may lie when
+    each percentile is within the sketch bound (contract: InsightCause.contribution)."""
+    if slice_now is None:
+        return 0.0, 0.0
+    now_low, now_high = percentile_span(slice_now)
+    then_low, then_high = percentile_span(baseline if slice_then is None else slice_then)
+    delta_low = percentile_span(current)[0] - percentile_span(baseline)[1]
+    delta_high = percentile_span(current)[1] - percentile_span(baseline)[0]
+    assert delta_low > 0, "the test's rise must stand clear of the sketch bound"
+    ends = [
+        share * moved / delta
+        for moved in (now_low - then_high, now_high - then_low)
+        for delta in (delta_low, delta_high)
+    ]
+    return min(ends), max(ends)
+
+
+def check_percentile_causes(found, now_rows, then_rows, dimensions, level):
+    """The causes are the slices with the largest contributions, each number within the
+    sketch bound of its value over the rows, in the contract's order of the numbers shown.
+
+    Returns the expected causes, largest first, each with its contribution's span."""
+    current, baseline = level(now_rows), level(then_rows)
+    spans = {}
+    for dimension, field in dimensions.items():
+        for value in {slice_value(r, field) for r in now_rows + then_rows}:
+            s_now = [r for r in now_rows if slice_value(r, field) == value]
+            s_then = [r for r in then_rows if slice_value(r, field) == value]
+            share = len(s_now) / len(now_rows)
+            slice_now, slice_then = level(s_now), level(s_then)
+            span = contribution_span(share, slice_now, slice_then, current, baseline)
+            spans[dimension, value] = (slice_now, slice_then, share, span)
+    for cause in found:
+        slice_now, slice_then, share, span = spans[cause["dimension"], cause["value"]]
+        assert cause["current"] == approx_percentile(slice_now)
+        assert cause["baseline"] == approx_percentile(slice_then)
+        assert cause["share"] == pytest.approx(share)
+        assert cause["contribution"] > 0, cause
+        assert within(cause["contribution"], span), cause
+    order = [(-c["contribution"], c["dimension"], c["value"]) for c in found]
+    assert order == sorted(order)
+    # No slice left out could have contributed more than the last one listed (or, with
+    # fewer than three listed, anything at all).
+    listed = {(c["dimension"], c["value"]) for c in found}
+    floor = found[-1]["contribution"] if len(found) == 3 else 0.0
+    assert all(span[0] <= floor for key, (*_, span) in spans.items() if key not in listed)
+    assert len(found) <= 3
+
+
 async def test_latency_causes_weigh_each_slice_by_its_share(gql, now):
     def slow_tail(i):
         return (60.0 + i) * (8 if i % 10 < 3 else 1)
@@ -110,13 +169,15 @@ async def test_latency_causes_weigh_each_slice_by_its_share(gql, now):
     ]
 
     current, baseline = p95_latency(now_rows), p95_latency(then_rows)
-    causes, _ = expected_causes(now_rows, then_rows, ENDPOINT_DIMENSIONS, p95_latency)
-    assert insight["causes"] == approx_causes(causes[:3])
+    found = insight["causes"]
+    check_percentile_causes(found, now_rows, then_rows, ENDPOINT_DIMENSIONS, p95_latency)
     # The whole-entity STATUS_CODE 200 slice leads the list but is no place to look at.
-    whole, top = causes[:2]
+    whole, top = found[:2]
     assert (whole["dimension"], whole["value"], whole["share"]) == ("STATUS_CODE", "200", 1.0)
     assert (top["dimension"], top["value"]) == ("REGION", "ap-south")
-    change = current / baseline - 1
+    change = insight["change"]
+    assert within(change, change_span(current, baseline))
+    # The words are templates over the numbers the insight carries.
     moved = f"went from {ms(top['baseline'])} to {ms(top['current'])}"
     assert insight | {"causes": None} == {
         "target": "ENDPOINT",
@@ -124,11 +185,11 @@ async def test_latency_causes_weigh_each_slice_by_its_share(gql, now):
         "measure": "p95LatencyMs",
         "direction": "REGRESSION",
         "severity": "CRITICAL" if change >= 1 else "WARNING" if change >= 0.5 else "INFO",
-        "current": pytest.approx(current),
-        "baseline": pytest.approx(baseline),
-        "change": pytest.approx(change),
+        "current": approx_percentile(current),
+        "baseline": approx_percentile(baseline),
+        "change": change,
         "causes": None,
-        "message": f"p95 latency rose from {ms(baseline)} to {ms(current)} "
+        "message": f"p95 latency rose from {ms(insight['baseline'])} to {ms(insight['current'])} "
         f"({change * 100:+.0f}%); REGION ap-south ({top['share'] * 100:.0f}% of requests) "
         f"{moved}.",
         "recommendation": f"Profile REGION ap-south first (its p95 latency {moved}): "
@@ -165,14 +226,26 @@ async def test_product_insight_names_the_device_to_test_first(gql, now):
         return percentile_cont([r["pageLoadTimeMs"] for r in rows], 0.95)
 
     current, baseline = p95_load(now_rows), p95_load(then_rows)
-    causes, _ = expected_causes(now_rows, then_rows, PRODUCT_DIMENSIONS, p95_load)
-    assert insight["causes"] == approx_causes(causes[:3])
-    mobile = next(c for c in causes if c["value"] == "mobile")
-    change = current / baseline - 1
-    moved = f"DEVICE_TYPE mobile went from {ms(mobile['baseline'])} to {ms(mobile['current'])}"
+    found = insight["causes"]
+    check_percentile_causes(found, now_rows, then_rows, PRODUCT_DIMENSIONS, p95_load)
+    assert [(c["dimension"], c["value"]) for c in found] == [
+        ("EVENT_TYPE", "page_view"),
+        ("DEVICE_TYPE", "mobile"),
+        ("SOURCE", "ios"),
+    ]
+    mobile = found[1]
+    change = insight["change"]
+    assert within(change, change_span(current, baseline))
     assert (insight["target"], insight["measure"]) == ("PRODUCT", "p95PageLoadTimeMs")
+    assert (insight["current"], insight["baseline"]) == (
+        approx_percentile(current),
+        approx_percentile(baseline),
+    )
+    # The words are templates over the numbers the insight carries.
+    moved = f"DEVICE_TYPE mobile went from {ms(mobile['baseline'])} to {ms(mobile['current'])}"
     assert insight["message"] == (
-        f"p95 page load time rose from {ms(baseline)} to {ms(current)} ({change * 100:+.0f}%); "
+        f"p95 page load time rose from {ms(insight['baseline'])} to {ms(insight['current'])} "
+        f"({change * 100:+.0f}%); "
         f"DEVICE_TYPE mobile (40% of events) {moved.removeprefix('DEVICE_TYPE mobile ')}."
     )
     assert insight["recommendation"] == f"Test on mobile first: the p95 page load time of {moved}."
