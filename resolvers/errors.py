@@ -7,6 +7,7 @@ import logging
 import math
 from typing import Any
 
+import psycopg
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -48,7 +49,8 @@ def masked(error: BaseException, request_id: str) -> GraphQLError:
 def is_unavailable(error: BaseException | None) -> bool:
     """Whether an exception (or its cause) means the database could not answer in time."""
     while error is not None:
-        if isinstance(error, OperationalError | PoolTimeout | OSError):
+        # psycopg's own errors reach here unwrapped from the COPY writer.
+        if isinstance(error, OperationalError | psycopg.OperationalError | PoolTimeout | OSError):
             return True
         if isinstance(error, DBAPIError) and error.connection_invalidated:
             return True
