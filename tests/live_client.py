@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.factories import ADMIN_HEADERS, ADMIN_SECRET
+from tests.factories import ADMIN_SECRET
 
 
 def free_port() -> int:
@@ -88,10 +88,9 @@ class Subscriber:
 
 @asynccontextmanager
 async def subscriber(url: str) -> AsyncIterator[Subscriber]:
-    """A connected, acknowledged client; connection_init carries the admin secret."""
-    async with connect(
-        url, subprotocols=["graphql-transport-ws"], additional_headers=ADMIN_HEADERS
-    ) as ws:  # type: ignore[list-item]
+    """A connected, acknowledged client; the admin secret travels only in
+    connection_init (no Authorization header), as browsers must send it."""
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {ADMIN_SECRET}"}}
         await ws.send(json.dumps(init))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from db import notify
 from gateway.app import create_app
@@ -225,3 +228,14 @@ async def test_a_subscription_sees_only_what_its_token_may_see(db, settings):
     first = await anext(stream)
     assert first.errors[0].extensions["code"] == "FORBIDDEN"
     await stream.aclose()
+
+
+async def test_a_websocket_without_a_valid_secret_in_connection_init_is_refused(gateway):
+    url, _ = gateway
+    for payload in ({}, {"Authorization": "Bearer not-a-secret"}):
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 4403
