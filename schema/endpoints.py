@@ -12,7 +12,7 @@ from strawberry.types import Info
 from db.facts.api_requests import API_REQUESTS
 from db.ingest.api_requests import API_REQUEST
 from resolvers import endpoints as resolve
-from resolvers import insights
+from resolvers import insights as explained
 from resolvers.aggregates import FactKind
 from resolvers.ingest import ingest
 from schema.common import Connection, IngestResult, TimeRange, connection, or_default
@@ -29,7 +29,7 @@ from schema.endpoint_types import (
     LatencyBucket,
 )
 from schema.fact_fields import breakdown_field, metrics_field, timeseries_field, top_errors_field
-from schema.insight_types import Insight
+from schema.insights import insights_field
 
 ENDPOINT = FactKind(
     API_REQUESTS,
@@ -95,17 +95,7 @@ class Endpoint:
     ) -> BusinessImpact:
         return await resolve.business_impact(info, self.name, range, self.row)
 
-    @strawberry.field(description="what changed against a baseline window, and where (see Insight)")
-    async def insights(
-        self,
-        info: Info[Any, Any],
-        range: TimeRange | None = None,
-        baseline: TimeRange | None = None,
-        min_change: float | None = 0.2,
-        min_rows: int | None = 100,
-    ) -> list[Insight]:
-        asked = insights.ask(info, range, baseline, min_change, min_rows)
-        return await insights.entity_insights(info, insights.ENDPOINT, self.name, asked)
+    insights = insights_field(explained.ENDPOINT, "name")
 
 
 @strawberry.type

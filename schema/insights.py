@@ -1,4 +1,5 @@
-"""The insights root field: what changed, across every product and endpoint."""
+"""Insights fields: an entity's own (Product.insights, Endpoint.insights), and the
+root field across every product and endpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,26 @@ from strawberry.types import Info
 from resolvers import insights
 from schema.common import TimeRange, or_default
 from schema.insight_types import Insight
+
+
+def insights_field(subject: insights.Subject, entity: str) -> Any:
+    """The insights field of a node whose id is its attribute `entity`."""
+
+    async def resolve(
+        self: Any,
+        info: Info[Any, Any],
+        range: TimeRange | None = None,
+        baseline: TimeRange | None = None,
+        min_change: float | None = 0.2,
+        min_rows: int | None = 100,
+    ) -> list[Insight]:
+        asked = insights.ask(info, range, baseline, min_change, min_rows)
+        return await insights.entity_insights(info, subject, getattr(self, entity), asked)
+
+    return strawberry.field(
+        resolver=resolve,
+        description="what changed against a baseline window, and where (see Insight)",
+    )
 
 
 @strawberry.type

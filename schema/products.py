@@ -11,13 +11,13 @@ from strawberry.types import Info
 
 from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest.product_events import PRODUCT_EVENT
-from resolvers import insights
+from resolvers import insights as explained
 from resolvers import products as resolve
 from resolvers.aggregates import FactKind
 from resolvers.ingest import ingest
 from schema.common import Connection, IngestResult, TimeRange, connection, or_default
 from schema.fact_fields import breakdown_field, metrics_field, timeseries_field, top_errors_field
-from schema.insight_types import Insight
+from schema.insights import insights_field
 from schema.product_types import (
     EngagementRow,
     Funnel,
@@ -112,17 +112,7 @@ class Product:
         page = await resolve.events(info, self.id, range, filter, or_default(first, 100), after)
         return connection(ProductEventConnection, page)
 
-    @strawberry.field(description="what changed against a baseline window, and where (see Insight)")
-    async def insights(
-        self,
-        info: Info[Any, Any],
-        range: TimeRange | None = None,
-        baseline: TimeRange | None = None,
-        min_change: float | None = 0.2,
-        min_rows: int | None = 100,
-    ) -> list[Insight]:
-        asked = insights.ask(info, range, baseline, min_change, min_rows)
-        return await insights.entity_insights(info, insights.PRODUCT, self.id, asked)
+    insights = insights_field(explained.PRODUCT, "id")
 
 
 @strawberry.type
