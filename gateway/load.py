@@ -31,7 +31,7 @@ from db.ingest.batch import (
     check_batch,
     store,
 )
-from db.ingest.bulk import analyze
+from db.ingest.bulk import vacuum_analyze
 from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
@@ -176,8 +176,9 @@ async def load_file(
             if writing is not None:  # the load stopped: let the pending chunk end first
                 await asyncio.gather(writing, return_exceptions=True)
     if summary.accepted:
-        async with db.write() as conn:
-            await analyze(conn, load.kind.table)
+        async with db.read() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await vacuum_analyze(autocommit, load.kind.tables)
     summary.seconds = time.perf_counter() - started
     return summary
 
