@@ -1,11 +1,12 @@
 """Rollups at work: kept up to date by each ingest batch, and read by the compiler.
 
-Maintenance is one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` per rollup
-table and batch, in the batch's transaction, over exactly the rows the batch
-inserted. A question is split into whole days (daily rollup), whole hours at
-the edges (hourly rollup, totals only) and the minutes left over (raw rows),
-merged part by part in one statement, so the answer is the raw answer
-(percentiles within the sketch's bound).
+Maintenance is one ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE``
+per rollup table and batch, over exactly the rows the batch inserted: the
+ingest writer runs them as CTEs of its own INSERT (db.ingest.bulk), so the
+rows never travel to Python and back. A question is split into whole days
+(daily rollup), whole hours at the edges (hourly rollup, totals only) and
+the minutes left over (raw rows), merged part by part in one statement, so
+the answer is the raw answer (percentiles within the sketch's bound).
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Column,
     FromClause,
     Integer,
     Select,
     and_,
-    bindparam,
     cast,
-    column,
     false,
     func,
     literal,
@@ -34,8 +32,6 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -107,29 +103,18 @@ def _upsert(fact: Fact, rollup: Rollup, grain: Grain, source: FromClause) -> Ins
     )
 
 
-async def roll_up(conn: AsyncConnection, fact: Fact, inserted: Sequence[RowMapping]) -> None:
-    """Add the rows a batch just inserted to the fact's rollups (once per batch)."""
-    if fact.rollup is None or not inserted:
-        return
-    table = fact.entity.table
-    names = source_columns(fact)
-    arrays = [
-        bindparam(f"rows_{name}", [row[name] for row in inserted], type_=ARRAY(table.c[name].type))
-        for name in names
-    ]
-    rows = func.unnest(*arrays).table_valued(*[column(name, table.c[name].type) for name in names])
-    # A CTE, so each statement unpacks the arrays once for all of its groupings.
-    source = select(*rows.render_derived(name="unpacked").c).cte("inserted")
-    for grain in fact.rollup.grains:
-        await conn.execute(_upsert(fact, fact.rollup, grain, source))
+def upserts(fact: Fact, source: FromClause) -> list[Insert]:
+    """The statements that add every row of source (the fact table's columns, or
+    those of source_columns) to the fact's rollups, one per rollup table."""
+    if fact.rollup is None:
+        raise ValueError(f"{fact.name} declares no rollup")
+    rollup = fact.rollup
+    return [_upsert(fact, rollup, grain, source) for grain in rollup.grains]
 
 
 def backfill(fact: Fact) -> list[Insert]:
     """The statements that build the fact's rollups from every stored raw row."""
-    if fact.rollup is None:
-        raise ValueError(f"{fact.name} declares no rollup")
-    rollup = fact.rollup
-    return [_upsert(fact, rollup, grain, fact.entity.table) for grain in rollup.grains]
+    return upserts(fact, fact.entity.table)
 
 
 def _usable(rollup: Rollup, query: AggregateQuery) -> tuple[Grain, ...]:

@@ -8,7 +8,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Integer, bindparam, cast, func, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
 from db.aggregates import Group, fetch_groups
@@ -20,6 +32,7 @@ from db.ingest.batch import RowContext, ingest_batch
 from db.ingest.product_events import PRODUCT_EVENT
 from db.partitions import ensure_partitions
 from db.rolled import answerable
+from db.rollups import sketch_part
 from db.sketch import quantiles
 from tests.factories import iso, percentile_cont, product_event
 
@@ -180,3 +193,29 @@ async def test_sketch_percentiles_stay_within_one_percent_of_percentile_cont(db)
                 got = (await conn.execute(_quantile_of(whole, fraction))).scalar_one()
                 assert math.isclose(got, expected, rel_tol=0.01, abs_tol=0.0), (fraction, values)
         assert (await conn.execute(_quantile_of({}, 0.5))).scalar_one_or_none() is None
+
+
+def _values(name: str) -> Any:
+    """A one-column table of the float8 values bound as name."""
+    array = bindparam(name, type_=postgresql.ARRAY(Float))
+    return func.unnest(array).table_valued(column("x", Float)).render_derived(name=name)
+
+
+async def test_sketches_built_and_merged_by_the_rollup_hold_every_bins_count(db):
+    # One-bin sketches take the built-in path, others sketch_pack/sketch_add: both
+    # must give what sketch_pack gives for all the values at once.
+    shapes = [[], [5.0], [5.0, 5.0, 5.0], [0.0], [0.0, 1.0, 900.0], [5.0, 5.01], [2.5, 800.0]]
+    first, second = _values("first"), _values("second")
+    built = sketch_part(first.c.x).raw
+    merged = sketch_part(first.c.x).combined(
+        select(built).scalar_subquery(),
+        select(sketch_part(second.c.x).raw).scalar_subquery(),
+    )
+    async with db.read() as conn:
+        for a in shapes:
+            packed = (await conn.execute(text(_PACKED), {"values": a})).scalar_one()
+            assert (await conn.execute(select(built), {"first": a})).scalar_one() == packed
+            for b in shapes:
+                whole = (await conn.execute(text(_PACKED), {"values": a + b})).scalar_one()
+                got = (await conn.execute(select(merged), {"first": a, "second": b})).scalar_one()
+                assert got == whole, (a, b)

@@ -5,8 +5,8 @@ A batch is one transaction. Valid rows go in through the one writer
 NOTHING RETURNING``), so a retried batch stores nothing twice; the identity is
 the fact table's primary key (entity, id, timestamp: see db.tables). Rejected
 rows go to the quarantine in the same transaction, so a database fault leaves
-nothing of the batch behind, and the rollups and row counts take the inserted
-rows in that transaction too.
+nothing of the batch behind; the rollups take the inserted rows in the
+INSERT itself and the row counts in that transaction too.
 A kind without a natural id (metric samples) is not idempotent: every
 valid row is inserted and counted as accepted.
 """
@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db import notify
 from db.compiler import Fact
 from db.engine import Database
-from db.ingest.bulk import copy_insert
+from db.ingest.bulk import Feed, copy_insert
 from db.ingest.fields import RowError
-from db.rolled import roll_up, source_columns
+from db.rolled import source_columns, upserts
 from db.stats import add_rows
 from db.tables import quarantine
 
@@ -89,7 +89,7 @@ class IngestKind:
 
     id_column None: the rows have no natural id, so nothing is a duplicate;
     register None: the rows belong to no entity catalog; fact: the declaration
-    whose rollup takes the inserted rows (its columns join ``returning``).
+    whose rollup takes the inserted rows (in the writer's own statement).
     """
 
     kind: str
@@ -100,17 +100,26 @@ class IngestKind:
     register: Register | None
     fact: Fact | None = None
 
-    def __post_init__(self) -> None:
-        if self.fact is not None:
-            wanted = (*self.returning, *source_columns(self.fact))
-            object.__setattr__(self, "returning", tuple(dict.fromkeys(wanted)))
-
     @property
     def identity(self) -> tuple[str, ...] | None:
         """The columns that identify a row (the table's primary key), None without an id."""
         if self.id_column is None:
             return None
         return tuple(c.name for c in self.table.primary_key.columns)
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        """The tables a batch adds rows to: the fact table, then its rollup tables."""
+        rollup = self.fact.rollup if self.fact is not None else None
+        return (self.table, *(grain.table for grain in (rollup.grains if rollup else ())))
+
+    @property
+    def feed(self) -> Feed | None:
+        """The fact's rollup upserts, fed the inserted rows (None: no rollup)."""
+        fact = self.fact
+        if fact is None or fact.rollup is None:
+            return None
+        return Feed(source_columns(fact), lambda inserted: upserts(fact, inserted))
 
     @property
     def conflict_target(self) -> tuple[str, ...] | None:
@@ -181,7 +190,7 @@ async def write_checked(
 ) -> IngestOutcome:
     """Store a checked batch on conn (the caller owns the transaction)."""
     inserted = await copy_insert(
-        conn, kind.table, checked.rows, kind.conflict_target, kind.returning
+        conn, kind.table, checked.rows, kind.conflict_target, kind.returning, kind.feed
     )
     return await settle(conn, kind, checked, inserted)
 
@@ -189,8 +198,9 @@ async def write_checked(
 async def settle(
     conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch, inserted: Sequence[RowMapping]
 ) -> IngestOutcome:
-    """After the valid rows went in: register their entities, roll them up, quarantine
-    the rest, count. Every writer calls this once per batch, in its transaction."""
+    """After the valid rows went in (and into the rollups, by the same statement):
+    register their entities, quarantine the rest, count. Every writer calls this
+    once per batch, in its transaction."""
     if inserted and kind.register is not None:
         await kind.register(conn, inserted)
     await account_inserted(conn, kind, inserted)
@@ -207,11 +217,9 @@ async def settle(
 async def account_inserted(
     conn: AsyncConnection, kind: IngestKind, inserted: Sequence[RowMapping]
 ) -> None:
-    """Fold a batch's inserted rows into its fact's rollup and the table's row count."""
+    """Add a batch's inserted rows to the table's row count."""
     if not inserted:
         return
-    if kind.fact is not None:
-        await roll_up(conn, kind.fact, inserted)
     await add_rows(conn, kind.table.name, len(inserted))
 
 
