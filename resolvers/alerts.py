@@ -117,11 +117,21 @@ def _confined_target(info: Info[Any, Any], target_id: str) -> None:
         raise GatewayError(f"this token may not see {target_id!r}", "FORBIDDEN")
 
 
+def _may_set_channels(info: Info[Any, Any], channels: list[dict[str, str]]) -> None:
+    # A webhook makes the gateway POST to any address it can reach, internal ones
+    # included: only an ADMIN may point it somewhere.
+    if channels and not principal_of(info).is_admin:
+        raise GatewayError(
+            "input.channels: only an ADMIN token may set webhook channels", "FORBIDDEN"
+        )
+
+
 async def create_alert(info: Info[Any, Any], alert: AlertInput) -> RowMapping:
     """Store a new alert owned by the caller's token."""
     require(info, READ)
     values = rule_values(alert)
     _confined_target(info, values["target_id"])
+    _may_set_channels(info, values["channels"])
     values["owner"] = principal_of(info).token_id
     async with context_of(info).db.write() as conn:
         return await stored.insert_alert(conn, values)
@@ -132,6 +142,7 @@ async def update_alert(info: Info[Any, Any], alert_id: str, alert: AlertInput) -
     require(info, READ)
     values = rule_values(alert)
     _confined_target(info, values["target_id"])
+    _may_set_channels(info, values["channels"])
     if await find_alert(info, alert_id) is None:
         raise GatewayError(f"no alert {alert_id!r}", "NOT_FOUND")
     async with context_of(info).db.write() as conn:

@@ -294,3 +294,18 @@ async def test_alerts_on_resources_the_token_cannot_see_are_invisible(gql, db, s
     )
     assert mine.errors is None
     assert (await run("{ alerts { name } }")).data == {"alerts": [{"name": "n"}]}
+
+
+async def test_only_an_admin_may_point_an_alert_at_a_webhook(gql):
+    reader = Principal(token_id="t2", scopes=frozenset({READ}))
+    base = {"name": "n", "target": "ENDPOINT", "targetId": "/api/pay", "measure": "errorRate"}
+    hook = [{"kind": "webhook", "url": "http://127.0.0.1:9/hook"}]
+    refused = await gql.errors(
+        CREATE, {"input": {**base, "threshold": 1, "channels": hook}}, principal=reader
+    )
+    assert refused[0].extensions["code"] == "FORBIDDEN"
+    assert "channels" in refused[0].message
+    plain = await gql(CREATE, {"input": {**base, "threshold": 1}}, principal=reader)
+    assert plain["createAlert"]["name"] == "n"
+    admin = await gql(CREATE, {"input": {**base, "threshold": 1, "channels": hook}})
+    assert admin["createAlert"]["name"] == "n"
