@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Self
 
 import httpx
+from local_server import LocalServer, QuietHandler
 
 
-class FlakyFront:
+class FlakyFront(LocalServer):
     """Answers its first requests by `script` ("503 retry-after N": that status with
     Retry-After;
     "lose the answer": forward, then hang up without answering), then forwards."""
@@ -22,7 +19,7 @@ class FlakyFront:
         front = self
         actions = deque(script)
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 front.times.append(time.monotonic())
@@ -50,23 +47,4 @@ class FlakyFront:
                 self.end_headers()
                 self.wfile.write(answer.content)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
+        super().__init__(Handler)
