@@ -43,15 +43,19 @@ class Watch:
         self._wake.set()
 
     async def changes(self) -> AsyncIterator[None]:
-        """Yield at once, then after each wake, at most once per min_interval."""
-        last = time.monotonic()
+        """Yield at once, then after each wake, at most once per min_interval.
+
+        The interval runs from the moment the consumer comes back for the next change,
+        that is after it has computed and sent the previous value, so pushes leave at
+        least min_interval apart however long each computation takes.
+        """
         yield
         while True:
+            sent = time.monotonic()
             await self._wake.wait()
-            await asyncio.sleep(max(0.0, last + self._min_interval - time.monotonic()))
+            await asyncio.sleep(max(0.0, sent + self._min_interval - time.monotonic()))
             # Cleared before the value is computed: a wake during the work asks again.
             self._wake.clear()
-            last = time.monotonic()
             yield
 
 

@@ -127,7 +127,9 @@ async def test_pushes_are_coalesced_to_at_most_one_a_second(gateway, gql, now):
             pushes.append((time.monotonic(), data["productMetrics"]["totalEvents"]))
             assert len(pushes) <= 4
     times = [first_at] + [t for t, _ in pushes]
-    assert all(b - a >= 0.95 for a, b in zip(times, times[1:], strict=False))
+    # The server spaces sends by a full second plus the computation; 0.9 leaves room
+    # for the delivery jitter of a loaded machine, far above a burst without a throttle.
+    assert all(b - a >= 0.9 for a, b in zip(times, times[1:], strict=False))
     assert pushes[-1][1] == len(sent)
     assert len(pushes) < len(sent)
 
