@@ -16,13 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     FromClause,
-    Integer,
     Select,
     and_,
-    cast,
     false,
     func,
     literal,
@@ -38,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.compiler import AggregateQuery, Fact, dimension_value, grouped_statement
 from db.rollups import TOTALS, Grain, Rollup, aligned
-from db.sketch import quantiles
+from db.sketch import entries, quantiles
 
 Span = tuple[datetime, datetime]
 
@@ -299,13 +296,10 @@ def _bins(fact: Fact, query: AggregateQuery, ids: list[str], sketch: str) -> Any
     rollup_pieces = []
     for piece in pieces[:-1]:
         stored = piece.subquery()
-        bins = func.jsonb_each_text(stored.c[sketch]).table_valued("key", "value", name="bins")
+        entry, (entry_bin, entry_n) = entries(stored.c[sketch], "bins")
         rollup_pieces.append(
-            select(
-                stored.c.entity,
-                stored.c.key,
-                cast(bins.c.key, Integer).label("bin"),
-                cast(bins.c.value, BigInteger).label("n"),
-            ).select_from(stored.join(bins, true()))
+            select(stored.c.entity, stored.c.key, entry_bin, entry_n).select_from(
+                stored.join(entry, true())
+            )
         )
     return union_all(*rollup_pieces, pieces[-1]).subquery(f"{sketch}_bins")

@@ -26,15 +26,14 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
-    case,
     cast,
     func,
-    literal_column,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from db import sketch
 from db.compiler import rate
 from db.tables import metadata
 
@@ -68,7 +67,7 @@ class Part:
             return func.coalesce(stored, 0) + func.coalesce(new, 0)
         if self.merge == MAX:
             return func.greatest(stored, new)
-        return _sketch_added(stored, new)
+        return sketch.added(stored, new)
 
 
 @dataclass(frozen=True)
@@ -106,19 +105,6 @@ class Rollup:
     rank: str
 
 
-def _sketch_added(stored: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[Any]:
-    """stored's counts plus new's: built-in functions when new holds one bin (a
-    batch's row mostly does), else sketch_add, whose query is slower a call."""
-    first = func.jsonb_path_query_first(new, literal_column("'$.keyvalue().key'::jsonpath"))
-    key = first.op("#>>")(literal_column("'{}'::text[]"))
-    count = cast(new.op("->>")(key), BigInteger) + func.coalesce(
-        cast(stored.op("->>")(key), BigInteger), 0
-    )
-    alone = new.op("-")(key) == literal_column("'{}'::jsonb")
-    added = stored.op("||")(func.jsonb_build_object(key, count))
-    return case((alone, added), else_=func.sketch_add(stored, new))
-
-
 def count_part(condition: ColumnElement[bool] | None = None) -> Part:
     """Rows (that meet condition)."""
     counted = func.count() if condition is None else func.count().filter(condition)
@@ -142,16 +128,7 @@ def max_part(column: ColumnElement[Any]) -> Part:
 
 def sketch_part(column: ColumnElement[Any]) -> Part:
     """A log-bucket sketch of a column's non-null values (db.sketch)."""
-    bin_ = func.sketch_bin(column)
-    # A batch's group mostly holds values of one bin (often one value): built-in
-    # functions pack those; sketch_pack (a function with a query of its own, about
-    # ten times slower a call) packs only the groups spread over several bins.
-    single = func.jsonb_build_object(func.min(bin_), func.count(bin_))
-    packed = case(
-        (func.min(bin_) == func.max(bin_), single),
-        else_=func.sketch_pack(func.array_agg(bin_)),
-    )
-    return Part(packed, SKETCH, JSONB(), source=column)
+    return Part(sketch.built(column), SKETCH, ARRAY(BigInteger()), source=column)
 
 
 def mean(total: str, present: str) -> Rolled:

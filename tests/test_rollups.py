@@ -11,9 +11,7 @@ import pytest
 from sqlalchemy import (
     BigInteger,
     Float,
-    Integer,
     bindparam,
-    cast,
     column,
     func,
     literal,
@@ -21,7 +19,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB
 
 from db.aggregates import Group, fetch_groups
 from db.compiler import AggregateQuery, Fact
@@ -33,7 +30,7 @@ from db.ingest.product_events import PRODUCT_EVENT
 from db.partitions import ensure_partitions
 from db.rolled import answerable
 from db.rollups import sketch_part
-from db.sketch import quantiles
+from db.sketch import NORMALIZE_AT, entries, quantiles
 from tests.factories import iso, percentile_cont, product_event
 
 PERCENTILES = {"p95_page_load_time_ms", "p95_api_latency_ms", "p50_latency_ms", "p95_latency_ms"}
@@ -148,20 +145,18 @@ async def test_questions_the_rollup_cannot_answer_exactly_go_to_raw_rows(now):
     assert not answerable(PRODUCT_EVENTS, short)
 
 
-_PACKED = "SELECT sketch_pack(array_agg(sketch_bin(x))) FROM unnest(CAST(:values AS float8[])) x"
-_MERGED = text(f"SELECT sketch_add(({_PACKED.replace(':values', ':first')}), ({_PACKED}))")
+_ENTRIES = (
+    "SELECT array_agg((sketch_bin(x)::bigint << 32) | 1) FROM unnest(CAST(:{} AS float8[])) x"
+)
+# Every value's entry, folded: the sketch any correct build or merge must fold to.
+_PACKED = f"SELECT sketch_norm(({_ENTRIES.format('values')}))"
+_MERGED = text(f"SELECT sketch_norm(({_ENTRIES.format('first')}) || ({_ENTRIES.format('values')}))")
 
 
 def _quantile_of(sketch: Any, fraction: float) -> Any:
     """The quantile the compiler reads from a sketch, through db.sketch.quantiles."""
-    bins = func.jsonb_each_text(bindparam("sketch", sketch, type_=JSONB)).table_valued(
-        "key", "value"
-    )
-    rows = select(
-        literal("all").label("entity"),
-        cast(bins.c.key, Integer).label("bin"),
-        cast(bins.c.value, BigInteger).label("n"),
-    ).subquery("rows")
+    entry, (bin_, n) = entries(bindparam("sketch", sketch, type_=postgresql.ARRAY(BigInteger)), "e")
+    rows = select(literal("all").label("entity"), bin_, n).select_from(entry).subquery("rows")
     answer = quantiles(rows, {"q": fraction}, ["entity"], "q")
     return select(answer.c.q)
 
@@ -192,7 +187,7 @@ async def test_sketch_percentiles_stay_within_one_percent_of_percentile_cont(db)
                 assert expected is not None
                 got = (await conn.execute(_quantile_of(whole, fraction))).scalar_one()
                 assert math.isclose(got, expected, rel_tol=0.01, abs_tol=0.0), (fraction, values)
-        assert (await conn.execute(_quantile_of({}, 0.5))).scalar_one_or_none() is None
+        assert (await conn.execute(_quantile_of([], 0.5))).scalar_one_or_none() is None
 
 
 def _values(name: str) -> Any:
@@ -202,9 +197,12 @@ def _values(name: str) -> Any:
 
 
 async def test_sketches_built_and_merged_by_the_rollup_hold_every_bins_count(db):
-    # One-bin sketches take the built-in path, others sketch_pack/sketch_add: both
-    # must give what sketch_pack gives for all the values at once.
-    shapes = [[], [5.0], [5.0, 5.0, 5.0], [0.0], [0.0, 1.0, 900.0], [5.0, 5.01], [2.5, 800.0]]
+    # Small groups keep one entry per value and merge by concatenation; past
+    # NORMALIZE_AT entries both fold. Either way the folded sketch is that of all
+    # the values at once.
+    many = [float(v % 97) for v in range(NORMALIZE_AT + 44)]
+    half = [float(v % 13) * 1.5 for v in range(NORMALIZE_AT // 2 + 10)]
+    shapes = [[], [5.0], [5.0, 5.0, 5.0], [0.0], [0.0, 1.0, 900.0], [5.0, 5.01], half, many]
     first, second = _values("first"), _values("second")
     built = sketch_part(first.c.x).raw
     merged = sketch_part(first.c.x).combined(
@@ -214,8 +212,13 @@ async def test_sketches_built_and_merged_by_the_rollup_hold_every_bins_count(db)
     async with db.read() as conn:
         for a in shapes:
             packed = (await conn.execute(text(_PACKED), {"values": a})).scalar_one()
-            assert (await conn.execute(select(built), {"first": a})).scalar_one() == packed
+            got = (await conn.execute(select(func.sketch_norm(built)), {"first": a})).scalar_one()
+            assert got == packed
             for b in shapes:
                 whole = (await conn.execute(text(_PACKED), {"values": a + b})).scalar_one()
-                got = (await conn.execute(select(merged), {"first": a, "second": b})).scalar_one()
+                folded = select(func.sketch_norm(merged))
+                got = (await conn.execute(folded, {"first": a, "second": b})).scalar_one()
                 assert got == whole, (a, b)
+                both = {"first": a, "second": b}
+                stored = (await conn.execute(select(merged), both)).scalar_one()
+                assert len(stored or []) <= max(NORMALIZE_AT, len(whole or [])), (a, b)
