@@ -38,7 +38,8 @@ NORMALIZE_AT = 256  # entries; 2 KB, so a folded sketch mostly stays inline in i
 _COUNT_BITS = 32
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
 
-_BITS = literal_column(str(_COUNT_BITS))  # inline: bigint << integer is the operator
+# Inline, untyped: Postgres's shift is bigint << integer.
+_BITS: ColumnElement[int] = literal_column(str(_COUNT_BITS))
 
 _GAMMA = f"({1 + RELATIVE_ACCURACY}::float8 / {1 - RELATIVE_ACCURACY}::float8)"
 
