@@ -13,7 +13,6 @@ fastest way into Postgres, and one statement per batch keeps small batches
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -30,7 +29,6 @@ if TYPE_CHECKING:  # psycopg names the type of Copy.formatter only in a private 
     from psycopg._copy_base import Formatter
     from psycopg.abc import Buffer
 
-_staging_names = itertools.count(1)
 # Column type oids per (table, columns): the staging table's types never change
 # while the process runs, so they are asked for once.
 _copy_types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
@@ -55,7 +53,11 @@ async def _copy_to_staging(
     conn: AsyncConnection, fact: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> str:
     """Create a staging table of just these columns and COPY the rows into it."""
-    name = f"staging_{fact.name}_{next(_staging_names)}"
+    # One name per fact table, so the INSERT that reads it is the same statement every
+    # batch and SQLAlchemy compiles it once (with unique names its compilation took
+    # about 14 ms of a 1,000-row batch). A batch earlier in the same transaction may
+    # have left its staging table: it is replaced.
+    name = f"staging_{fact.name}"
     adapters = _row_adapters(fact, columns, conn.dialect)
     raw = await conn.get_raw_connection()
     driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
@@ -65,9 +67,10 @@ async def _copy_to_staging(
         # Postgres-only DDL and COPY: no constraints or defaults on staging, so a
         # serial id is drawn once, by the fact table. Dropped with the transaction.
         await cursor.execute(
-            sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-                staging, targets, sql.Identifier(fact.name)
-            )
+            sql.SQL(
+                "DROP TABLE IF EXISTS pg_temp.{0}; "
+                "CREATE TEMP TABLE {0} ON COMMIT DROP AS SELECT {1} FROM {2} WITH NO DATA"
+            ).format(staging, targets, sql.Identifier(fact.name))
         )
         types = await _types(cursor, fact, columns, staging)
         copy_in = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, targets)
