@@ -86,9 +86,9 @@ def _stops_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _with_admin_secret(settings: Settings, header_line: bool) -> Settings:
-    """Settings with an admin secret; a created one is printed once (demo: always,
-    as a header to paste into GraphiQL)."""
+def _with_admin_secret(settings: Settings, header_line: bool) -> tuple[Settings, bool]:
+    """Settings with an admin secret, and whether its header line was printed: a
+    created one is printed once (demo: always, as a header to paste into GraphiQL)."""
     settings, created = ensure_admin_secret(settings)
     secret = settings.admin_token.get_secret_value() if settings.admin_token else ""
     if created is not None:
@@ -98,10 +98,11 @@ def _with_admin_secret(settings: Settings, header_line: bool) -> Settings:
             markup=False,
             highlight=False,
         )
-    if header_line or created is not None:
+    shown = header_line or created is not None
+    if shown:
         console.print("GraphiQL headers pane (paste as is):", markup=False)
         console.print(f'{{"Authorization": "Bearer {secret}"}}', markup=False, highlight=False)
-    return settings
+    return settings, shown
 
 
 def _migrate(url: str) -> None:
@@ -114,8 +115,9 @@ def _migrate(url: str) -> None:
         raise typer.Exit(1) from None
 
 
-def _where(settings: Settings, host: str, port: int) -> None:
-    """Say where each surface is, and where the token goes."""
+def _where(settings: Settings, host: str, port: int, header_shown: bool) -> None:
+    """Say where each surface is, and where the token goes (unless the header line
+    with the secret itself was just printed)."""
     base = f"http://{host}:{port}"
     graphiql = f"{base}/graphql" if settings.graphiql else "off (GATEWAY_GRAPHIQL=false)"
     for name, where in (
@@ -128,12 +130,16 @@ def _where(settings: Settings, host: str, port: int) -> None:
         console.print(f"{name:<12} [bold]{where}[/bold]", highlight=False)
     # The secret itself is printed only when it is created, and by `demo`: never into
     # the logs of every server start.
-    console.print(
-        'GraphiQL headers pane: {"Authorization": "Bearer <token>"}', markup=False, highlight=False
-    )
+    if not header_shown:
+        console.print(
+            'GraphiQL headers pane: {"Authorization": "Bearer <token>"}',
+            markup=False,
+            highlight=False,
+        )
 
 
-def _serve(settings: Settings, url: str, host: str, port: int) -> None:
+def _serve(secured: tuple[Settings, bool], url: str, host: str, port: int) -> None:
+    settings, header_shown = secured
     logs.configure(settings.log_format, settings.log_level)
     database = Database(
         url,
@@ -142,7 +148,7 @@ def _serve(settings: Settings, url: str, host: str, port: int) -> None:
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
     )
     settings = settings.model_copy(update={"host": host})
-    _where(settings, host, port)
+    _where(settings, host, port, header_shown)
     # log_config None: keep the gateway's own handlers (text or JSON lines) for uvicorn too.
     # No uvicorn access log: gateway.http logs each request once, without the query
     # string, which may carry ?token=.

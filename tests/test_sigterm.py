@@ -69,7 +69,11 @@ def test_serve_makes_an_admin_token_once_and_sigterm_leaves_no_postgres(tmp_path
         secret_file = data_dir / "admin-token"
         secret = secret_file.read_text().strip()
         assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-        assert secret in (tmp_path / "first.log").read_text()
+        printed = (tmp_path / "first.log").read_text()
+        assert f'{{"Authorization": "Bearer {secret}"}}' in printed
+        # The real header line replaces the <token> template: one header line, not two.
+        assert printed.count("headers pane") == 1
+        assert "Bearer <token>" not in printed
         url = f"http://127.0.0.1:{port}/graphql"
         query = {"query": "{ stats { products } }"}
         assert httpx.post(url, json=query).status_code == 401
