@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from db.engine import Database
 from db.ingest.batch import IngestFailed, IngestOutcome, store
+from gateway import telemetry
 from gateway.auth import authenticate
 from gateway.event_rows import DATA_SOURCES, DataSource, check_body, rejection_answer
 from gateway.settings import Settings
@@ -106,9 +107,13 @@ def events_router(database: Database, settings: Settings) -> APIRouter:
                 check_body, body, source, datetime.now(UTC), tolerance, principal.sees
             )
             try:
-                return await store(database, source.kind, checked), wait
+                outcome = await store(database, source.kind, checked)
             except IngestFailed as error:
                 raise EventsRefused(503, str(error), {"Retry-After": RETRY_AFTER_SECONDS}) from None
+            telemetry.ingested(
+                source.kind.kind, outcome.accepted, outcome.duplicates, len(outcome.rejected)
+            )
+            return outcome, wait
 
     @router.post("/v0/events")
     async def events(request: Request) -> Response:

@@ -22,6 +22,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from db import notify
+from gateway import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,11 @@ class Broker:
         watch = Watch(frozenset(topics), self._min_interval)
         for topic in watch.topics:
             self._watches[topic].add(watch)
+        telemetry.subscription_opened()
         try:
             yield watch
         finally:
+            telemetry.subscription_closed()
             for topic in watch.topics:
                 self._watches[topic].discard(watch)
                 if not self._watches[topic]:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway import logs, telemetry
-from tests.factories import INGEST_PRODUCT_EVENTS, product_event
+from gateway import logs
+from gateway.app import create_app
+from tests.factories import ADMIN_HEADERS, INGEST_PRODUCT_EVENTS, product_event
+from tests.live_client import served, subscriber
 
 
-async def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+async def scrape(
+    client: httpx.AsyncClient, url: str = "/metrics"
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of /metrics by (name, sorted labels), parsed by prometheus_client."""
-    response = await client.get("/metrics")
+    response = await client.get(url)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -49,23 +55,52 @@ async def test_metrics_count_ingested_rows_by_kind_and_outcome(client, now):
         "/graphql", json={"query": INGEST_PRODUCT_EVENTS, "variables": {"events": events}}
     )
     assert response.json()["data"]["ingestProductEvents"]["accepted"] == 1
+    # The NDJSON endpoint counts too: one new row, the stored one again, a bad line.
+    lines = [
+        {"event_id": "c", "timestamp": now.isoformat(), "product_id": "p", "event_type": "x"},
+        {"event_id": "a", **{k: events[0][c] for k, c in _SNAKE.items()}},
+        {"event_id": "d", "timestamp": now.isoformat(), "product_id": "p"},
+    ]
+    body = b"\n".join(json.dumps(line).encode() for line in lines)
+    sent = await client.post("/v0/events", params={"name": "product_events"}, content=body)
+    assert sent.json()["successful_rows"] == 1
     after = await scrape(client)
     for outcome in ("accepted", "duplicate", "rejected"):
         labels = (("kind", "PRODUCT_EVENT"), ("outcome", outcome))
-        assert after[(key, labels)] - before.get((key, labels), 0) == 1, outcome
+        assert after[(key, labels)] - before.get((key, labels), 0) == 2, outcome
 
 
-async def test_metrics_report_pool_and_open_subscriptions(client):
-    telemetry.subscription_opened()
-    telemetry.subscription_opened()
-    telemetry.subscription_closed()
-    try:
-        samples = await scrape(client)
-    finally:
-        telemetry.subscription_closed()
-    assert samples[("gateway_subscriptions_open", ())] == 1
-    assert samples[("gateway_db_pool_in_use", ())] >= 0
-    assert samples[("gateway_db_pool_waiting", ())] == 0
+_SNAKE = {"timestamp": "timestamp", "product_id": "productId", "event_type": "eventType"}
+
+
+async def test_metrics_report_pool_and_open_subscriptions(db, settings):
+    app = create_app(db, settings, owns_database=False)
+    async with served(app) as url:
+        metrics = url.replace("ws://", "http://").replace("/graphql", "/metrics")
+        async with httpx.AsyncClient(headers=ADMIN_HEADERS) as http:
+
+            async def open_now() -> float:
+                samples = await scrape(http, metrics)
+                assert samples[("gateway_db_pool_waiting", ())] == 0
+                return samples[("gateway_subscriptions_open", ())]
+
+            before = await open_now()
+            async with subscriber(url) as first, subscriber(url) as second:
+                for client in (first, second):
+                    await client.subscribe(_PRODUCT_METRICS, {"id": "watched"})
+                    await client.next_data()
+                assert await open_now() == before + 2
+            # Closing a websocket ends its subscription on the server shortly after.
+            for _ in range(50):
+                if await open_now() == before:
+                    break
+                await asyncio.sleep(0.1)
+            assert await open_now() == before
+
+
+_PRODUCT_METRICS = """
+subscription($id: ID!) { productMetrics(productId: $id, windowMinutes: 10) { totalEvents } }
+"""
 
 
 async def test_metrics_need_a_token(client):
