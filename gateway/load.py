@@ -1,7 +1,8 @@
 """`analytics-gateway load FILE`: bulk-load NDJSON or API-log CSV through COPY.
 
 Every row goes through the same validation as the mutations and is written
-in chunks of CHUNK_ROWS, each one transaction (db.ingest.bulk). A bad line
+in chunks of CHUNK_ROWS; SEGMENT_ROWS rows of chunks make one transaction
+that adds them to the rollups once, at its end (db.ingest.segment). A bad line
 never stops the load: it is counted, quarantined and, for the first few,
 shown. A rejected row's index is its 1-based line number in the file (the
 mutations' index is the 0-based position in the submitted list instead).
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,18 +31,22 @@ from db.ingest.batch import (
     Rejection,
     RowContext,
     check_batch,
-    store,
 )
 from db.ingest.bulk import vacuum_analyze
 from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
+from db.ingest.segment import segment
 from gateway.load_formats import BadLine, Line, LoadError, api_log_lines, ndjson_lines
 from gateway.load_progress import progress
 
-# Larger chunks merge more rows into each rollup row before it is written: at a
-# million stored rows, 60,000-row chunks went in 37% faster than 20,000-row ones.
+# Rows are read, checked and COPYed in chunks, so memory stays bounded. The rollup
+# upsert merges about as many rollup rows for a chunk of history in random order as
+# for a segment of ten (it touches nearly every row of its span), so a segment
+# merges them once for all its chunks. Segments of a million rows were no faster
+# (README, Rollups) and hold twice the temporary rows and upsert memory.
 CHUNK_ROWS = 50_000
+SEGMENT_ROWS = 500_000
 SHOWN_REJECTIONS = 5
 KINDS = {
     "product-events": PRODUCT_EVENT,
@@ -146,11 +152,8 @@ async def load_file(
     future_tolerance: timedelta,
     on_progress: Callable[[int, int], None] = lambda done, rows: None,
 ) -> LoadSummary:
-    """Load a file chunk by chunk; on_progress gets the bytes and rows stored so far.
-
-    The next chunk is read and checked in a worker thread while the previous
-    one is written, so Python's work overlaps the database's.
-    """
+    """Load a file segment by segment; on_progress gets the bytes and rows written so
+    far after each chunk (they are stored once their segment commits)."""
     summary = LoadSummary()
     started = time.perf_counter()
     try:
@@ -158,25 +161,18 @@ async def load_file(
     except OSError as error:
         raise LoadError(f"cannot read {load.path}: {error.strerror or error}") from None
     with handle:
-        chunks = _chunks(load.read_lines(handle))
-        writing: asyncio.Task[IngestOutcome] | None = None
-        written_to = 0
-        try:
-            while True:
-                checked = await asyncio.to_thread(
-                    _next_checked, chunks, load.kind, future_tolerance
-                )
-                if writing is not None:
-                    summary.count(await _written(writing, summary))
-                    on_progress(written_to, summary.rows)
-                    writing = None
-                if checked is None:
-                    break
-                written_to = handle.tell()
-                writing = asyncio.create_task(store(db, load.kind, checked))
-        finally:
-            if writing is not None:  # the load stopped: let the pending chunk end first
-                await asyncio.gather(writing, return_exceptions=True)
+        async with aclosing(_checked_chunks(load, handle, future_tolerance)) as chunks:
+            chunk = await anext(chunks, None)
+            while chunk is not None:
+                stored, first_line = summary.rows, chunk.first_line
+                try:
+                    async with segment(db, load.kind) as part:
+                        while chunk is not None and summary.rows - stored < SEGMENT_ROWS:
+                            summary.count(await part.write(chunk.checked))
+                            on_progress(chunk.read_to, summary.rows)
+                            chunk = await anext(chunks, None)
+                except IngestFailed as error:
+                    raise LoadError(_refused(load.kind, stored, first_line)) from error
     if summary.accepted:
         async with db.read() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -185,25 +181,62 @@ async def load_file(
     return summary
 
 
-async def _written(writing: asyncio.Task[IngestOutcome], summary: LoadSummary) -> IngestOutcome:
-    """A chunk's outcome; a database fault stops the load, saying what stays stored."""
+def _refused(kind: IngestKind, stored: int, first_line: int) -> str:
+    """What a failed segment leaves: the segments before it, and whether a reload is safe."""
+    if stored == 0:
+        return "the database refused rows of the file, none of it is stored; loading again is safe"
+    again = (
+        "and loading the file again is safe: stored rows are skipped as duplicates"
+        if kind.identity is not None
+        else f"so load only the lines from {first_line} on: {kind.kind} rows have no id, "
+        "and loaded again they would be stored twice"
+    )
+    return (
+        f"the database refused rows from line {first_line} on, so none from there is stored; "
+        f"the {stored} rows before line {first_line} are (stored, duplicates or quarantined), "
+        f"{again}"
+    )
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A checked chunk, the line number of its first row and the file's bytes read."""
+
+    checked: CheckedBatch
+    first_line: int
+    read_to: int
+
+
+async def _checked_chunks(
+    load: LoadPlan, handle: IO[bytes], future_tolerance: timedelta
+) -> AsyncGenerator[_Chunk, None]:
+    """The file's chunks, checked. The next one is read and checked in a worker thread
+    while the caller writes the one before, so Python's work overlaps the database's."""
+    chunks = _chunks(load.read_lines(handle))
+
+    def read_next() -> asyncio.Future[_Chunk | None]:
+        return asyncio.ensure_future(
+            asyncio.to_thread(_next_checked, chunks, handle, load.kind, future_tolerance)
+        )
+
+    reading = read_next()
     try:
-        return await writing
-    except IngestFailed as error:
-        raise LoadError(
-            f"{error} (that chunk only: the {summary.rows} rows before it are stored, "
-            "and loading the file again skips rows with stored ids as duplicates)"
-        ) from error
+        while (chunk := await reading) is not None:
+            reading = read_next()
+            yield chunk
+    finally:  # the load stopped: the thread reads the file, so let it end before it closes
+        await asyncio.gather(reading, return_exceptions=True)
 
 
 def _next_checked(
-    chunks: Iterator[list[Line]], kind: IngestKind, future_tolerance: timedelta
-) -> CheckedBatch | None:
+    chunks: Iterator[list[Line]], handle: IO[bytes], kind: IngestKind, future_tolerance: timedelta
+) -> _Chunk | None:
     """The next chunk, checked against the clock of now; None at the end of the file."""
-    chunk = next(chunks, None)
-    if chunk is None:
+    lines = next(chunks, None)
+    if lines is None:
         return None
-    return check_lines(kind, chunk, RowContext(datetime.now(UTC), future_tolerance))
+    checked = check_lines(kind, lines, RowContext(datetime.now(UTC), future_tolerance))
+    return _Chunk(checked, lines[0][0], handle.tell())
 
 
 async def run_load(

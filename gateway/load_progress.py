@@ -25,7 +25,8 @@ from rich.text import Text
 PLAIN_EVERY_SECONDS = 2.0
 
 
-# Called after each stored chunk with the bytes read and the rows handled so far.
+# Called after each written chunk with the bytes read and the rows handled so far
+# (stored once their segment commits).
 Report = Callable[[int, int], None]
 
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from db.ingest.batch import IngestFailed, store
 from db.tables import api_requests, metric_samples, product_events, quarantine
 from gateway import load as loader
 from gateway.load import load_file, plan
@@ -194,24 +193,3 @@ async def test_api_log_csv_loads_good_lines_despite_bad_ones(db, now, tmp_path):
         ).all()
     assert stored == [("r1", 12.5), ("r2", 30.0), ("r6", 4.0)]
     assert await _quarantined(db) == [("API_REQUEST", n, f) for n, f in shown]
-
-
-async def test_a_database_fault_stops_the_load_and_says_what_stays_stored(
-    db, now, tmp_path, monkeypatch
-):
-    monkeypatch.setattr(loader, "CHUNK_ROWS", 2)
-    calls: list[int] = []
-
-    async def second_chunk_fails(database, kind, checked):
-        calls.append(len(checked.rows))
-        if len(calls) == 2:
-            raise IngestFailed("the database refused the batch (OperationalError)")
-        return await store(database, kind, checked)
-
-    monkeypatch.setattr(loader, "store", second_chunk_fails)
-    rows = [product_event(now - timedelta(minutes=n)) for n in range(1, 6)]
-    path = _write(tmp_path, "events.ndjson", ndjson(rows))
-    with pytest.raises(LoadError, match="the 2 rows before it are stored"):
-        await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
-    assert await _count(db, product_events) == 2
-    assert len(calls) == 2
