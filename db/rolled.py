@@ -3,7 +3,8 @@
 Maintenance is one ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE``
 per rollup table and batch, over exactly the rows the batch inserted: the
 ingest writer runs them as CTEs of its own INSERT (db.ingest.bulk), so the
-rows never travel to Python and back. A question is split into whole days
+rows never travel to Python and back; `load` runs them once per segment of
+many chunks, over the inserted rows it kept (db.ingest.segment). A question is split into whole days
 (daily rollup), whole hours at the edges (hourly rollup, totals only) and
 the minutes left over (raw rows), merged part by part in one statement, so
 the answer is the raw answer (percentiles within the sketch's bound).
