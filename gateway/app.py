@@ -11,13 +11,14 @@ from fastapi import FastAPI, HTTPException, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route, WebSocketRoute
 
 from db.engine import Database
 from gateway import logs
 from gateway.alerting import Alerting, WebhookPolicy
 from gateway.auth import authenticate, presented_secret
 from gateway.events import events_router
-from gateway.graphiql import STATIC, GatewayGraphQLRouter
+from gateway.graphiql import STATIC, GatewayGraphQLView
 from gateway.guard import RequestGuard, allowed_hosts
 from gateway.limits import RateLimiter, TokenUsage
 from gateway.live import Broker
@@ -28,6 +29,7 @@ from gateway.rest import rest_router
 from gateway.settings import Settings
 from resolvers.access import NO_ACCESS, Principal
 from resolvers.context import GatewayContext
+from resolvers.token_cache import TokenCache
 from schema.root import schema
 
 
@@ -83,15 +85,18 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
     alerting = Alerting(database, settings.alert_interval, webhook_policy(settings))
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     usage = TokenUsage()
+    token_cache = TokenCache(settings.token_cache_seconds)
     offload = Offload(database)
 
     def served(principal: Principal) -> GatewayContext:
         gateway = GatewayContext(database, settings, principal=principal)
         gateway.live, gateway.alerting = broker, alerting
+        gateway.token_cache = token_cache
         return gateway
 
-    async def context(request: Request = None, websocket: WebSocket = None) -> dict[str, Any]:  # type: ignore[assignment]
-        if request is not None:
+    async def context(connection: Request | WebSocket) -> dict[str, Any]:
+        if isinstance(connection, Request):
+            request = connection
             if _is_ide_page(request):
                 return {"gateway": served(NO_ACCESS)}
             try:
@@ -99,11 +104,11 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
             except HTTPException as refused:
                 raise GraphQLRefusal(refused) from None
             return {"gateway": served(principal)}
-        # A websocket authenticates in connection_init (GatewayRouter.on_ws_connect),
+        # A websocket authenticates in connection_init (GatewayView.on_ws_connect),
         # or with ?token= on its URL; each operation then charges the rate limit.
         principal = NO_ACCESS
-        if presented_secret(websocket) is not None:
-            principal = await authenticate(websocket, settings, database)
+        if presented_secret(connection) is not None:
+            principal = await authenticate(connection, settings, database)
         gateway = served(principal)
         gateway.charge = lambda: limiter.charge(gateway.principal.token_id or "admin")
         return {"gateway": gateway}
@@ -127,7 +132,8 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
     app.state.live, app.state.alerting = broker, alerting
     app.state.rate_limiter = limiter
     app.state.token_usage = usage
-    router = GatewayGraphQLRouter(
+    app.state.token_cache = token_cache
+    graphql = GatewayGraphQLView(
         schema,
         context_getter=context,
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -135,10 +141,13 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
         offload=offload,
         offload_body_bytes=settings.offload_body_bytes,
     )
-    app.include_router(router, prefix="/graphql")
+    app.router.routes += [
+        Route("/graphql", graphql, methods=["GET", "POST"], include_in_schema=False),
+        WebSocketRoute("/graphql", graphql),
+    ]
     app.include_router(rest_router(database, settings))
     app.include_router(metrics_router(database, settings))
-    app.middleware("http")(logs.request_ids)
+    app.add_middleware(logs.RequestIds)
     # check_dir off: the vendor files may be absent until `make install`; the page says so.
     app.mount("/assets", StaticFiles(directory=STATIC, check_dir=False), name="assets")
 

@@ -4,7 +4,9 @@ Every surface (GraphQL over HTTP and websockets, the REST pipes, the NDJSON
 events path, the console's API calls) authenticates through ``authenticate``
 (websockets through ``principal_for_secret`` with their connection_init
 secret). Every request that reads or writes data needs a valid secret: a
-live API token, or GATEWAY_ADMIN_TOKEN as an ADMIN secret.
+live API token, or GATEWAY_ADMIN_TOKEN as an ADMIN secret. HTTP requests read
+API tokens through the app's TokenCache (resolvers/token_cache.py says how
+stale a token may be).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request, WebSocket
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import Database
@@ -21,6 +24,7 @@ from db.tokens import token_by_hash
 from gateway.limits import RateLimiter, TokenUsage
 from gateway.settings import Settings
 from resolvers.access import FULL_ACCESS, Principal, secret_hash
+from resolvers.token_cache import TokenCache
 
 BEARER_HINT = "a valid 'Authorization: Bearer <token>' header is required"
 
@@ -64,7 +68,27 @@ def _database_unavailable() -> HTTPException:
     )
 
 
-async def principal_for_secret(secret: str, settings: Settings, database: Database) -> Principal:
+async def _token_row(
+    hashed: str, database: Database, cache: TokenCache | None
+) -> RowMapping | None:
+    """The token stored under hashed: from the cache when it was read moments ago."""
+    row = cache.get(hashed) if cache is not None else None
+    if row is not None:
+        return row
+    generation = cache.generation if cache is not None else 0
+    try:
+        async with database.read() as conn:
+            row = await token_by_hash(conn, hashed)
+    except (SQLAlchemyError, OSError) as error:
+        raise _database_unavailable() from error
+    if row is not None and cache is not None:
+        cache.put(hashed, row, generation)
+    return row
+
+
+async def principal_for_secret(
+    secret: str, settings: Settings, database: Database, cache: TokenCache | None = None
+) -> Principal:
     """The principal of a presented secret; a 401 when it is unknown, expired or revoked."""
     admin = settings.admin_token
     if admin is not None and hmac.compare_digest(
@@ -72,11 +96,7 @@ async def principal_for_secret(secret: str, settings: Settings, database: Databa
     ):
         return FULL_ACCESS
     hashed = secret_hash(secret)
-    try:
-        async with database.read() as conn:
-            row = await token_by_hash(conn, hashed)
-    except (SQLAlchemyError, OSError) as error:
-        raise _database_unavailable() from error
+    row = await _token_row(hashed, database, cache)
     if row is None or not hmac.compare_digest(row["secret_hash"], hashed):
         raise unauthenticated(BEARER_HINT)
     if row["revoked_at"] is not None:
@@ -115,6 +135,7 @@ async def authenticate(
     given = presented_secret(request)
     if given is None:
         raise unauthenticated(BEARER_HINT)
-    principal = await principal_for_secret(given, settings, database)
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    principal = await principal_for_secret(given, settings, database, cache)
     await admit(request, principal, database)
     return principal

@@ -1,7 +1,7 @@
-"""The GraphQL HTTP router: the gateway's own offline GraphiQL page, and request metrics.
+"""The GraphQL endpoint: the gateway's own offline GraphiQL page, and request metrics.
 
 Strawberry's built-in GraphiQL loads React and GraphiQL from a CDN; this
-router answers a browser's GET /graphql with gateway/static/graphiql/index.html
+view answers a browser's GET /graphql with gateway/static/graphiql/index.html
 instead, whose scripts come from /assets (see gateway/assets.py).
 """
 
@@ -18,7 +18,7 @@ from strawberry.types import ExecutionResult
 
 from gateway import telemetry
 from gateway.assets import VENDOR, missing
-from gateway.graphql import GatewayRouter
+from gateway.graphql import GatewayView
 
 STATIC = VENDOR.parent
 PAGE = STATIC / "graphiql" / "index.html"
@@ -45,8 +45,8 @@ def graphiql_page() -> str:
     return PAGE.read_text(encoding="utf-8")
 
 
-class GatewayGraphQLRouter(GatewayRouter):
-    """The gateway's router (gateway.graphql) with the offline GraphiQL page and
+class GatewayGraphQLView(GatewayView):
+    """The gateway's GraphQL view (gateway.graphql) with the offline GraphiQL page and
     per-operation metrics."""
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

@@ -12,12 +12,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
-from fastapi import Request, Response
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Record attributes that are not extras; uvicorn's color_message repeats the message
@@ -68,28 +68,47 @@ def configure(log_format: str, level: str = "INFO", stream: TextIO | None = None
         logging.getLogger(name).propagate = True
 
 
-async def request_ids(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """HTTP middleware: a request id for the request's log lines and response."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    token = REQUEST_ID.set(request_id)
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request_id
-        access.info(
-            "%s %s %s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
-        return response
-    finally:
-        REQUEST_ID.reset(token)
+class RequestIds:
+    """ASGI middleware: a request id for the request's log lines and response.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which runs the rest of
+    the app in a task of its own and streams the response through memory
+    channels: about a third of a trivial query's time.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
+        status = 500
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, answer)
+            method, path = scope["method"], scope["path"]
+            access.info(
+                "%s %s %s",
+                method,
+                path,
+                status,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        finally:
+            REQUEST_ID.reset(token)

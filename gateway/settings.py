@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     offload_body_bytes: int = Field(default=256 * 1024, ge=0)
     rate_limit_per_second: float = Field(default=50.0, gt=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    token_cache_seconds: float = Field(
+        default=1.0, ge=0, description="how long an API token read is reused (0: never)"
+    )
     allowed_hosts: NameList = Field(default_factory=list)
     allowed_origins: NameList = Field(default_factory=list)
     introspection: bool = True

@@ -17,6 +17,7 @@ from gateway.live import Broker
 from gateway.settings import Settings
 from resolvers.access import FULL_ACCESS, Principal
 from resolvers.loaders import Loaders
+from resolvers.token_cache import TokenCache
 
 
 @dataclass
@@ -33,6 +34,8 @@ class GatewayContext:
     # Charges the caller's rate limit where no HTTP layer did (websocket operations):
     # None when allowed, else seconds to wait.
     charge: Callable[[], float | None] | None = None
+    # The process's recently read API tokens: a revocation here must forget its token.
+    token_cache: TokenCache | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     loaders: Loaders = field(init=False)
     # Per-request answers that are the same for every item of a list.

@@ -67,4 +67,7 @@ async def revoke_api_token(info: Info[Any, Any], token_id: str) -> bool:
     require(info, ADMIN)
     context = context_of(info)
     async with context.db.write() as conn:
-        return await revoke_token(conn, token_id, context.now)
+        revoked = await revoke_token(conn, token_id, context.now)
+    if context.token_cache is not None:
+        context.token_cache.forget(token_id)
+    return revoked
