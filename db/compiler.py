@@ -41,10 +41,16 @@ CODE_POINT = "C"
 
 @dataclass(frozen=True)
 class Measure:
-    """An aggregate expression and the value it takes over zero rows."""
+    """An aggregate expression and the value it takes over zero rows.
+
+    distinct_of names the column when the measure is count(DISTINCT column):
+    read beside rollups, it is then counted over a SELECT DISTINCT, which the
+    planner can hash (an aggregate's own DISTINCT always sorts its input).
+    """
 
     expression: ColumnElement[Any]
     empty: Any = None
+    distinct_of: ColumnElement[Any] | None = None
 
 
 @dataclass(frozen=True)

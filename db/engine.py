@@ -40,7 +40,10 @@ class Database:
         self._options = (statement_timeout_ms, pool_timeout_seconds)
         # Buckets and day boundaries are UTC whatever the server's TimeZone; a
         # statement timeout (0: none) makes a locked or slow database fail fast.
-        options = f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_ms)}"
+        # JIT off: the gateway's statements run for milliseconds to a second, and
+        # LLVM compiling them cost more than it saved (the 20-product list at 10M
+        # events: 550-710 ms without JIT, 610-660 ms with it, 187 ms of it compiling).
+        options = f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_ms)} -c jit=off"
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool_size,

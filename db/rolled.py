@@ -253,11 +253,10 @@ def compile_rolled(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str])
         )
         source = source.outerjoin(percentiles, _same_group(partials, percentiles, keyed))
         built |= {name: func.max(percentiles.c[name]) for name in fractions}
-    exact = [name for name in query.measures if name not in rollup.measures]
-    if exact:
-        side = _exact(fact, query, ids, exact)
+    exact = sorted(name for name in query.measures if name not in rollup.measures)
+    for side in _exact(fact, query, ids, exact):
         source = source.outerjoin(side, _same_group(partials, side, keyed))
-        built |= {name: func.max(side.c[name]) for name in exact}
+        built |= {c.name: func.max(c) for c in side.c if c.name not in ("entity", "key")}
     bucket = partials.c.key if query.granularity is not None else None
     groups = [partials.c.key] if query.group_by else []
     rank = merged.get(rollup.rank, literal(0))
@@ -269,19 +268,37 @@ def _same_group(partials: FromClause, other: FromClause, keyed: bool) -> Any:
     return and_(joined, partials.c.key == other.c.key) if keyed else joined
 
 
-def _exact(fact: Fact, query: AggregateQuery, ids: list[str], names: list[str]) -> Any:
-    """The measures without a mergeable form (a distinct count, a mode), from raw rows."""
+def _exact(fact: Fact, query: AggregateQuery, ids: list[str], names: list[str]) -> list[Any]:
+    """The measures without a mergeable form (a distinct count, a mode), from raw rows:
+    one subquery per distinct count, one for the rest."""
     key = _key(query, fact, None)
-    return (
-        select(
-            fact.entity.label("entity"),
-            key.label("key"),
-            *[fact.measures[name].expression.label(name) for name in names],
+    where = (fact.entity.in_(ids), fact.time >= query.start, fact.time < query.end)
+    group = [fact.entity, *([key] if _keyed(query) else [])]
+    sides = []
+    for name in [n for n in names if fact.measures[n].distinct_of is not None]:
+        column = fact.measures[name].distinct_of
+        assert column is not None
+        pairs = (
+            select(fact.entity.label("entity"), key.label("key"), column.label("value"))
+            .where(*where)
+            .distinct()
+            .subquery(f"{name}_values")
         )
-        .where(fact.entity.in_(ids), fact.time >= query.start, fact.time < query.end)
-        .group_by(fact.entity, *([key] if _keyed(query) else []))
-        .subquery("exact")
-    )
+        sides.append(
+            select(pairs.c.entity, pairs.c.key, func.count(pairs.c.value).label(name))
+            .group_by(pairs.c.entity, pairs.c.key)
+            .subquery(f"exact_{name}")
+        )
+    rest = [n for n in names if fact.measures[n].distinct_of is None]
+    if rest:
+        labelled = [fact.measures[n].expression.label(n) for n in rest]
+        sides.append(
+            select(fact.entity.label("entity"), key.label("key"), *labelled)
+            .where(*where)
+            .group_by(*group)
+            .subquery("exact")
+        )
+    return sides
 
 
 def _bins(fact: Fact, query: AggregateQuery, ids: list[str], sketch: str) -> Any:

@@ -126,7 +126,14 @@ predictions = Table(
     Column("actual_value", Float),
     Column("actual_at", DateTime(timezone=True)),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index(None, "model_id", "environment", "ts"),
+    # Covering: drift and model metrics read a week of one model from the index alone.
+    Index(
+        None,
+        "model_id",
+        "environment",
+        "ts",
+        postgresql_include=["model_version", "predicted_value", "actual_value"],
+    ),
     Index(None, "prediction_id"),  # recordActuals addresses a prediction by its id alone
     PrimaryKeyConstraint("model_id", "prediction_id", "ts"),
     postgresql_partition_by="RANGE (ts)",

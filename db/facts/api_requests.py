@@ -80,7 +80,7 @@ API_REQUESTS = Fact(
         "top_error_reason": Measure(
             func.mode().within_group(t.c.error_reason.collate(CODE_POINT)).filter(FAILED)
         ),
-        "unique_users": Measure(func.count(distinct(t.c.user_id)), 0),
+        "unique_users": Measure(func.count(distinct(t.c.user_id)), 0, distinct_of=t.c.user_id),
     },
     dimensions={
         "REGION": t.c.region,
