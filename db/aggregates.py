@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.compiler import AggregateQuery, Fact, compile_aggregate, compile_top_errors
-from db.rolled import answerable, compile_rolled
+from db.rolled import answerable, rolled_statement
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,11 @@ async def fetch_groups(
     """
     result: dict[str, list[Group]] = defaultdict(list)
     rolled = not raw and answerable(fact, query)
-    statement = compile_rolled if rolled else compile_aggregate
-    rows = await conn.execute(statement(fact, query, entity_ids))
+    if rolled:
+        statement, values = rolled_statement(fact, query, entity_ids)
+        rows = await conn.execute(statement, values)
+    else:
+        rows = await conn.execute(compile_aggregate(fact, query, entity_ids))
     for row in rows.mappings():
         dimensions = tuple(row[f"group_{i}"] for i in range(len(query.group_by)))
         key = row["bucket"] if query.granularity else dimensions[0] if dimensions else None

@@ -13,7 +13,9 @@ the answer is the raw answer (percentiles within the sketch's bound).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +23,7 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
+    bindparam,
     false,
     func,
     literal,
@@ -184,49 +187,111 @@ def _key(query: AggregateQuery, fact: Fact, stored: FromClause | None) -> Any:
     return literal("")
 
 
+@dataclass(frozen=True)
+class _Bounds:
+    """A question's values as named bind parameters, so that one statement serves
+    every question of the same shape (db.aggregates passes the values)."""
+
+    ids: Any
+    start: Any
+    end: Any
+    spans: tuple[tuple[Grain, tuple[Any, Any]], ...]
+    edges: tuple[tuple[Any, Any], ...]
+
+    @classmethod
+    def of(cls, fact: Fact, grains: Sequence[Grain], edges: int) -> _Bounds:
+        time = fact.time.type
+
+        def pair(name: str) -> tuple[Any, Any]:
+            return bindparam(f"{name}_from", type_=time), bindparam(f"{name}_to", type_=time)
+
+        return cls(
+            bindparam("ids", expanding=True, type_=fact.entity.type),
+            bindparam("range_from", type_=time),
+            bindparam("range_to", type_=time),
+            tuple((grain, pair(f"span{i}")) for i, grain in enumerate(grains)),
+            tuple(pair(f"edge{i}") for i in range(edges)),
+        )
+
+
+def _values(
+    query: AggregateQuery, ids: Sequence[str], spans: Sequence[Any], edges: Sequence[Span]
+) -> dict[str, Any]:
+    """The bind values of _Bounds for one question."""
+    values: dict[str, Any] = {"ids": list(ids), "range_from": query.start, "range_to": query.end}
+    named = [(f"span{i}", span) for i, (_, span) in enumerate(spans)]
+    named += [(f"edge{i}", edge) for i, edge in enumerate(edges)]
+    for name, (first, last) in named:
+        values[f"{name}_from"], values[f"{name}_to"] = first, last
+    return values
+
+
 def _pieces(
     fact: Fact,
     query: AggregateQuery,
-    ids: list[str],
+    bounds: _Bounds,
     stored_columns: Callable[[FromClause], list[Any]],
     raw: tuple[list[Any], list[Any], list[Any]],
 ) -> list[Select[Any]]:
     """One SELECT per rollup span and one grouped SELECT over the raw spans, each of
     (entity, key, *columns); raw holds the raw SELECT's columns, extra GROUP BY and WHERE."""
-    rollup = fact.rollup
-    assert rollup is not None
-    spans, raw_spans = plan(_usable(rollup, query), query.start, query.end)
     grouping = _dimension(query) or TOTALS
     selects = []
-    for grain, (first, last) in spans:
+    for grain, (first, last) in bounds.spans:
         stored = grain.table
         selects.append(
             select(stored.c.entity, _key(query, fact, stored).label("key"), *stored_columns(stored))
             .select_from(stored)
             .where(
-                stored.c.entity.in_(ids),
+                stored.c.entity.in_(bounds.ids),
                 stored.c.dimension == grouping,
                 stored.c.bucket >= first,
                 stored.c.bucket < last,
             )
         )
     raw_columns, raw_group, raw_where = raw
-    edges = or_(false(), *[and_(fact.time >= a, fact.time < b) for a, b in raw_spans])
+    edges = or_(false(), *[and_(fact.time >= a, fact.time < b) for a, b in bounds.edges])
     key = _key(query, fact, None)
     selects.append(
         select(fact.entity.label("entity"), key.label("key"), *raw_columns)
-        .where(fact.entity.in_(ids), edges, *raw_where)
+        .where(fact.entity.in_(bounds.ids), edges, *raw_where)
         .group_by(fact.entity, *([key] if _keyed(query) else []), *raw_group)
     )
     return selects
 
 
-def compile_rolled(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> Select[Any]:
-    """The same statement as compile_aggregate, answered from rollups and raw edges."""
+def rolled_statement(
+    fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The same statement as compile_aggregate, answered from rollups and raw edges,
+    and its bind values.
+
+    The statement depends on the question's shape only (its measures, grouping, and
+    which grains cover its range in how many pieces), not on its times or entity
+    ids, so it is built once per shape: building the expression for a 7-day
+    overview took 3.3 ms of Python, and SQLAlchemy compiles a statement it has
+    seen before from its cache.
+    """
     rollup = fact.rollup
     if rollup is None:
         raise ValueError(f"{fact.name} declares no rollup")
-    ids = list(entity_ids)
+    spans, edges = plan(_usable(rollup, query), query.start, query.end)
+    shape = replace(query, start=_SHAPELESS, end=_SHAPELESS)
+    statement = _shaped(fact, shape, tuple(grain for grain, _ in spans), len(edges))
+    return statement, _values(query, entity_ids, spans, edges)
+
+
+_SHAPELESS = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@lru_cache(maxsize=512)
+def _shaped(
+    fact: Fact, query: AggregateQuery, grains: tuple[Grain, ...], edges: int
+) -> Select[Any]:
+    """The rolled statement of one shape, its values left as bind parameters."""
+    rollup = fact.rollup
+    assert rollup is not None
+    bounds = _Bounds.of(fact, grains, edges)
     keyed = _keyed(query)
     rolled = sorted(name for name in query.measures if name in rollup.measures)
     measures = [rollup.measures[name] for name in rolled]
@@ -234,7 +299,7 @@ def compile_rolled(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str])
     names = sorted(wanted)
     raw = [rollup.parts[n].raw.label(n) for n in names]
     pieces = _pieces(
-        fact, query, ids, lambda stored: [stored.c[n].label(n) for n in names], (raw, [], [])
+        fact, query, bounds, lambda stored: [stored.c[n].label(n) for n in names], (raw, [], [])
     )
     partials = union_all(*pieces).subquery("partials")
     merged = {n: rollup.parts[n].merged(partials.c[n]) for n in names}
@@ -249,12 +314,12 @@ def compile_rolled(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str])
             name: m.fraction for name, m in zip(rolled, measures, strict=True) if m.sketch == sketch
         }
         percentiles = quantiles(
-            _bins(fact, query, ids, sketch), fractions, ["entity", "key"], f"{sketch}_quantiles"
+            _bins(fact, query, bounds, sketch), fractions, ["entity", "key"], f"{sketch}_quantiles"
         )
         source = source.outerjoin(percentiles, _same_group(partials, percentiles, keyed))
         built |= {name: func.max(percentiles.c[name]) for name in fractions}
     exact = sorted(name for name in query.measures if name not in rollup.measures)
-    for side in _exact(fact, query, ids, exact):
+    for side in _exact(fact, query, bounds, exact):
         source = source.outerjoin(side, _same_group(partials, side, keyed))
         built |= {c.name: func.max(c) for c in side.c if c.name not in ("entity", "key")}
     bucket = partials.c.key if query.granularity is not None else None
@@ -268,11 +333,11 @@ def _same_group(partials: FromClause, other: FromClause, keyed: bool) -> Any:
     return and_(joined, partials.c.key == other.c.key) if keyed else joined
 
 
-def _exact(fact: Fact, query: AggregateQuery, ids: list[str], names: list[str]) -> list[Any]:
+def _exact(fact: Fact, query: AggregateQuery, bounds: _Bounds, names: list[str]) -> list[Any]:
     """The measures without a mergeable form (a distinct count, a mode), from raw rows:
     one subquery per distinct count, one for the rest."""
     key = _key(query, fact, None)
-    where = (fact.entity.in_(ids), fact.time >= query.start, fact.time < query.end)
+    where = (fact.entity.in_(bounds.ids), fact.time >= bounds.start, fact.time < bounds.end)
     group = [fact.entity, *([key] if _keyed(query) else [])]
     sides = []
     for name in [n for n in names if fact.measures[n].distinct_of is not None]:
@@ -301,7 +366,7 @@ def _exact(fact: Fact, query: AggregateQuery, ids: list[str], names: list[str]) 
     return sides
 
 
-def _bins(fact: Fact, query: AggregateQuery, ids: list[str], sketch: str) -> Any:
+def _bins(fact: Fact, query: AggregateQuery, bounds: _Bounds, sketch: str) -> Any:
     """(entity, key, bin, n) rows of one sketch part over the question's spans."""
     rollup = fact.rollup
     assert rollup is not None
@@ -310,7 +375,7 @@ def _bins(fact: Fact, query: AggregateQuery, ids: list[str], sketch: str) -> Any
         raise ValueError(f"{sketch} is not a sketch part")
     bin_ = func.sketch_bin(part.source)
     raw = ([bin_.label("bin"), func.count().label("n")], [bin_], [part.source.is_not(None)])
-    pieces = _pieces(fact, query, ids, lambda stored: [stored.c[sketch]], raw)
+    pieces = _pieces(fact, query, bounds, lambda stored: [stored.c[sketch]], raw)
     rollup_pieces = []
     for piece in pieces[:-1]:
         stored = piece.subquery()
