@@ -4,10 +4,13 @@ Maintenance is one ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE``
 per rollup table and batch, over exactly the rows the batch inserted: the
 ingest writer runs them as CTEs of its own INSERT (db.ingest.bulk), so the
 rows never travel to Python and back; `load` runs them once per segment of
-many chunks, over the inserted rows it kept (db.ingest.segment). A question is split into whole days
-(daily rollup), whole hours at the edges (hourly rollup, totals only) and
-the minutes left over (raw rows), merged part by part in one statement, so
-the answer is the raw answer (percentiles within the sketch's bound).
+many chunks, over the inserted rows it kept (db.ingest.segment).
+
+A question is split into whole days (daily rollup), whole hours at the edges
+(hourly rollup, totals only) and the minutes left over (raw rows), merged
+part by part in one statement, so the answer is the raw answer (percentiles
+within the sketch's bound). That statement is built once per question shape,
+its times and entity ids left as bind parameters (rolled_statement).
 """
 
 from __future__ import annotations
@@ -203,26 +206,32 @@ class _Bounds:
         time = fact.time.type
 
         def pair(name: str) -> tuple[Any, Any]:
-            return bindparam(f"{name}_from", type_=time), bindparam(f"{name}_to", type_=time)
+            first, last = _bound_names(name)
+            return bindparam(first, type_=time), bindparam(last, type_=time)
 
         return cls(
             bindparam("ids", expanding=True, type_=fact.entity.type),
-            bindparam("range_from", type_=time),
-            bindparam("range_to", type_=time),
+            *pair("range"),
             tuple((grain, pair(f"span{i}")) for i, grain in enumerate(grains)),
             tuple(pair(f"edge{i}") for i in range(edges)),
         )
+
+
+def _bound_names(name: str) -> tuple[str, str]:
+    """The bind parameter names of one half-open [from, to) bound pair."""
+    return f"{name}_from", f"{name}_to"
 
 
 def _values(
     query: AggregateQuery, ids: Sequence[str], spans: Sequence[Any], edges: Sequence[Span]
 ) -> dict[str, Any]:
     """The bind values of _Bounds for one question."""
-    values: dict[str, Any] = {"ids": list(ids), "range_from": query.start, "range_to": query.end}
-    named = [(f"span{i}", span) for i, (_, span) in enumerate(spans)]
+    values: dict[str, Any] = {"ids": list(ids)}
+    named = [("range", (query.start, query.end))]
+    named += [(f"span{i}", span) for i, (_, span) in enumerate(spans)]
     named += [(f"edge{i}", edge) for i, edge in enumerate(edges)]
-    for name, (first, last) in named:
-        values[f"{name}_from"], values[f"{name}_to"] = first, last
+    for name, bounds in named:
+        values.update(zip(_bound_names(name), bounds, strict=True))
     return values
 
 
