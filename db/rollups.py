@@ -3,7 +3,11 @@
 A rollup row holds mergeable parts (counts and sums add, maxima take the
 greatest, latency sketches add bin by bin; see db.sketch) for one entity,
 one time bucket and one grouping: ``dimension`` is "" for the entity's totals
-or a dimension key, and ``group_key`` that dimension's text. Two grains:
+or a dimension key, and ``group_key`` that dimension's text. Rows are only
+appended: each ingest batch adds its own rows (db.rolled), so one key may have
+several rows, and every reader merges them. Compaction (db.compaction) folds a
+key's rows into one, flagged ``compacted``, in a single statement, which no
+reader can tell from before. Two grains:
 hourly rows of the totals (timeseries, and the hours at the edges of a
 range) and daily rows of the totals and of each single dimension
 (breakdowns, long ranges). One row per dimension value, not per combination
@@ -20,14 +24,17 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
-    PrimaryKeyConstraint,
+    Index,
     Table,
     Text,
     cast,
+    false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
@@ -39,6 +46,8 @@ from db.tables import metadata
 
 SUM, MAX, SKETCH = "sum", "max", "sketch"
 TOTALS = ""  # the grouping of an entity's totals
+KEY = ("entity", "dimension", "group_key", "bucket")  # a rollup row's key (not unique)
+COMPACTED = "compacted"  # whether a row is its key's only one, made by compaction
 
 Parts = Mapping[str, ColumnElement[Any]]
 
@@ -53,21 +62,15 @@ class Part:
     source: ColumnElement[Any] | None = None  # the sketched column
 
     def merged(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        """A count, sum or maximum over many rollup rows, typed as over raw rows.
+        """This part over many rollup rows (an aggregate), typed as over raw rows.
 
-        Sketches are merged bin by bin instead (db.sketch.quantiles).
+        Questions read a sketch's bins instead (db.sketch.quantiles).
         """
         if self.merge == SUM:
             return cast(func.sum(column), self.type_)
-        return func.max(column)
-
-    def combined(self, stored: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[Any]:
-        """A stored rollup value with a new batch's value for the same row folded in."""
-        if self.merge == SUM:
-            return func.coalesce(stored, 0) + func.coalesce(new, 0)
         if self.merge == MAX:
-            return func.greatest(stored, new)
-        return sketch.added(stored, new)
+            return func.max(column)
+        return sketch.concatenated(column)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ def grains(fact_name: str, parts: Mapping[str, Part]) -> tuple[Grain, ...]:
 
 
 def _table(name: str, parts: Mapping[str, Part]) -> Table:
-    """A rollup table; its key leads with the entity (Citus rule)."""
+    """A rollup table: appended rows of parts under a key that leads with the entity
+    (Citus rule), not unique (see the module's docstring)."""
     return Table(
         name,
         metadata,
@@ -169,7 +173,10 @@ def _table(name: str, parts: Mapping[str, Part]) -> Table:
         Column("group_key", Text, nullable=False),
         Column("bucket", DateTime(timezone=True), nullable=False),
         *[Column(name, p.type_) for name, p in parts.items()],
-        PrimaryKeyConstraint("entity", "dimension", "group_key", "bucket"),
+        Column(COMPACTED, Boolean, nullable=False, server_default=false()),
+        Index(f"ix_{name}_key", *KEY),
+        # The keys with rows still to compact, found without reading the whole table.
+        Index(f"ix_{name}_pending", *KEY, postgresql_where=text(f"NOT {COMPACTED}")),
     )
 
 

@@ -22,7 +22,7 @@ from gateway.graphiql import STATIC, GatewayGraphQLView
 from gateway.guard import RequestGuard, allowed_hosts
 from gateway.limits import RateLimiter, TokenUsage
 from gateway.live import Broker
-from gateway.maintenance import maintain_forever
+from gateway.maintenance import compact_forever, maintain_forever
 from gateway.metrics_endpoint import metrics_router
 from gateway.offload import Offload
 from gateway.rest import rest_router
@@ -116,12 +116,14 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         maintenance = asyncio.create_task(maintain_forever(database, settings))
+        compaction = asyncio.create_task(compact_forever(database, settings))
         await broker.start()
         alerting.start()
         yield
         await alerting.stop()
         await broker.stop()
         maintenance.cancel()
+        compaction.cancel()
         await offload.close()
         await usage.flush(database)
         if owns_database:

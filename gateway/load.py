@@ -2,7 +2,8 @@
 
 Every row goes through the same validation as the mutations and is written
 in chunks of CHUNK_ROWS; SEGMENT_ROWS rows of chunks make one transaction
-that adds them to the rollups once, at its end (db.ingest.segment). A bad line
+that adds them to the rollups once, at its end (db.ingest.segment); the
+rollups are compacted when the file is loaded (db.compaction). A bad line
 never stops the load: it is counted, quarantined and, for the first few,
 shown. A rejected row's index is its 1-based line number in the file (the
 mutations' index is the 0-based position in the submitted list instead).
@@ -21,6 +22,7 @@ from typing import IO
 
 from rich.console import Console
 
+from db.compaction import compact
 from db.engine import Database
 from db.ingest.api_requests import API_REQUEST
 from db.ingest.batch import (
@@ -174,6 +176,8 @@ async def load_file(
                 except IngestFailed as error:
                     raise LoadError(_refused(load.kind, stored, first_line)) from error
     if summary.accepted:
+        # Each segment appended its own rollup rows: folded now, as a server would soon.
+        await compact(db)
         async with db.read() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await vacuum_analyze(autocommit, load.kind.tables)

@@ -1,4 +1,5 @@
-"""Partitions ahead of need and retention: at startup, then on a fixed interval."""
+"""Partitions ahead of need and retention: at startup, then on a fixed interval;
+rollup compaction on a shorter one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from db.compaction import compact
 from db.engine import Database
 from db.partitions import ensure_partitions
 from db.retention import RetentionReport, drop_expired_raw, drop_expired_rollups
@@ -49,3 +51,14 @@ async def maintain_forever(database: Database, settings: Settings) -> None:
         except SQLAlchemyError:
             log.exception("partition and retention maintenance failed; retrying later")
         await asyncio.sleep(settings.maintenance_interval_seconds)
+
+
+async def compact_forever(database: Database, settings: Settings) -> None:
+    """Fold the rollup rows ingest appended, every compaction interval; a failed pass
+    is logged and retried (answers never depend on it, only the rows' count does)."""
+    while True:
+        try:
+            await compact(database)
+        except SQLAlchemyError:
+            log.exception("rollup compaction failed; retrying later")
+        await asyncio.sleep(settings.compaction_interval_seconds)

@@ -15,7 +15,8 @@ from db.aggregates import fetch_groups
 from db.compiler import AggregateQuery
 from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest import segment as segments
-from db.rolled import answerable, backfill, upserts
+from db.rolled import answerable, appends, backfill
+from db.rollups import COMPACTED, KEY
 from db.sketch import entries
 from db.tables import product_events, products, quarantine, row_counts
 from gateway import load as loader
@@ -43,8 +44,9 @@ def _lines(now, count: int) -> list[Any]:
 
 
 async def _rollup_rows(db) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Every rollup row by table and key; a sketch as its count per bin, since the
-    order and repetition of its entries depend on how batches were merged."""
+    """Every rollup row by table and key (one per key: a load ends compacted); a sketch
+    as its count per bin, since the order and repetition of its entries depend on
+    how batches were merged."""
     rollup = PRODUCT_EVENTS.rollup
     assert rollup is not None
     sketches = [name for name, part in rollup.parts.items() if part.source is not None]
@@ -52,10 +54,12 @@ async def _rollup_rows(db) -> dict[tuple[Any, ...], dict[str, Any]]:
     async with db.read() as conn:
         for grain in rollup.grains:
             stored = grain.table
-            key = list(stored.primary_key.columns)
-            plain = [c for c in stored.c if c.name not in sketches]
+            key = [stored.c[name] for name in KEY]
+            plain = [c for c in stored.c if c.name not in (*sketches, COMPACTED)]
             for row in (await conn.execute(select(*plain))).mappings():
-                found[(stored.name, *(row[c.name] for c in key))] = dict(row)
+                at = (stored.name, *(row[c.name] for c in key))
+                assert at not in found, f"{at} has more than one row"
+                found[at] = dict(row)
             for name in sketches:
                 entry, (bin_, n) = entries(stored.c[name], "bins")
                 binned = (
@@ -147,12 +151,12 @@ async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_
     segments_ended: list[str] = []
 
     def second_segment_fails(fact, source):
-        """The real upserts, then a real database error, in the second segment only."""
+        """The real appends, then a real database error, in the second segment only."""
         segments_ended.append(fact.name)
         failing = [text("SELECT 1 / 0")] if len(segments_ended) == 2 else []
-        return [*upserts(fact, source), *failing]
+        return [*appends(fact, source), *failing]
 
-    monkeypatch.setattr(segments, "upserts", second_segment_fails)
+    monkeypatch.setattr(segments, "appends", second_segment_fails)
     with pytest.raises(LoadError) as refused:
         await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
     said = str(refused.value)
@@ -166,7 +170,7 @@ async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_
     assert "only-in-the-second-segment" not in names
     _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
 
-    monkeypatch.setattr(segments, "upserts", upserts)
+    monkeypatch.setattr(segments, "appends", appends)
     again = await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
     assert (again.accepted, again.duplicates, again.rejected) == (11, 11, 2)
     ids, names, _, counted = await _stored(db)
@@ -178,7 +182,7 @@ async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_
 async def test_a_fault_in_the_first_segment_says_nothing_is_stored(db, now, tmp_path, monkeypatch):
     path = tmp_path / "events.ndjson"
     path.write_text(ndjson(_lines(now, 6)))
-    monkeypatch.setattr(segments, "upserts", lambda fact, source: [text("SELECT 1 / 0")])
+    monkeypatch.setattr(segments, "appends", lambda fact, source: [text("SELECT 1 / 0")])
     with pytest.raises(LoadError, match="none of it is stored; loading again is safe"):
         await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
     assert await _stored(db) == ([], [], [], 0)

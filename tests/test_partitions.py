@@ -137,18 +137,31 @@ _UNIQUE_KEYS = text(
 )
 
 
+_FIRST_INDEX_COLUMNS = text(
+    "SELECT t.relname, a.attname::text FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
+    "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] "
+    "WHERE t.relname = ANY(:names)"
+)
+
+
 async def test_every_unique_key_of_facts_and_rollups_holds_the_entity_citus_rule(db):
-    wanted: dict[str, tuple[str, ...]] = {}
-    for fact in FACTS:
-        wanted[fact.entity.table.name] = (fact.entity.name, fact.time.name)
-        for grain in fact.rollup.grains if fact.rollup is not None else ():
-            wanted[grain.table.name] = ("entity",)
+    """Fact tables are keyed by (entity, id, ts); rollup tables are appended to and
+    have no unique key, and each of their indexes leads with the entity."""
+    facts = {fact.entity.table.name: fact for fact in FACTS}
+    rollups = [
+        grain.table for fact in FACTS if fact.rollup is not None for grain in fact.rollup.grains
+    ]
     async with db.read() as conn:
-        keys = (await conn.execute(_UNIQUE_KEYS, {"names": list(wanted)})).all()
-    assert {name for name, _, _ in keys} == set(wanted)
-    for name, kind, columns in keys:
-        assert kind == ("p" if len(wanted[name]) == 2 else "r"), name
-        assert set(wanted[name]) <= set(columns), (name, columns)
+        keys = await conn.execute(_UNIQUE_KEYS, {"names": [*facts, *(t.name for t in rollups)]})
+        unique = {name: (kind, set(columns)) for name, kind, columns in keys.all()}
+        leading = await conn.execute(_FIRST_INDEX_COLUMNS, {"names": [t.name for t in rollups]})
+        first_columns = leading.all()
+    assert set(unique) == set(facts)
+    for name, (kind, columns) in unique.items():
+        assert kind == "p", name  # partitioned
+        assert {facts[name].entity.name, facts[name].time.name} <= columns, (name, columns)
+    assert {name for name, _ in first_columns} == {t.name for t in rollups}
+    assert {column for _, column in first_columns} == {"entity"}
 
 
 async def test_maintenance_creates_partitions_ahead_and_keeps_rollups_as_long_as_raw_rows(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql
 
@@ -205,10 +206,11 @@ async def test_sketches_built_and_merged_by_the_rollup_hold_every_bins_count(db)
     shapes = [[], [5.0], [5.0, 5.0, 5.0], [0.0], [0.0, 1.0, 900.0], [5.0, 5.01], half, many]
     first, second = _values("first"), _values("second")
     built = sketch_part(first.c.x).raw
-    merged = sketch_part(first.c.x).combined(
-        select(built).scalar_subquery(),
-        select(sketch_part(second.c.x).raw).scalar_subquery(),
-    )
+    # Two rollup rows of one key, as compaction folds them (Part.merged).
+    rows = union_all(
+        select(built.label("sketch")), select(sketch_part(second.c.x).raw.label("sketch"))
+    ).subquery()
+    merged = select(sketch_part(first.c.x).merged(rows.c.sketch)).scalar_subquery()
     async with db.read() as conn:
         for a in shapes:
             packed = (await conn.execute(text(_PACKED), {"values": a})).scalar_one()

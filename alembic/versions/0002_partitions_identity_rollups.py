@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 from db.facts.all import FACTS
 from db.rolled import backfill
+from db.rollups import COMPACTED, KEY
 from db.sketch import CREATE
 
 revision: str = "0002"
@@ -126,12 +127,15 @@ def _rollup_tables() -> None:
     for fact in FACTS:
         for grain in fact.rollup.grains if fact.rollup is not None else ():
             stored = grain.table
+            # Keyed as they were then: 0008 makes them appended to, with compaction.
             op.create_table(
                 stored.name,
-                *[sa.Column(c.name, c.type, nullable=c.nullable) for c in stored.columns],
-                sa.PrimaryKeyConstraint(
-                    *[c.name for c in stored.primary_key.columns], name=op.f(f"pk_{stored.name}")
-                ),
+                *[
+                    sa.Column(c.name, c.type, nullable=c.nullable)
+                    for c in stored.columns
+                    if c.name != COMPACTED
+                ],
+                sa.PrimaryKeyConstraint(*KEY, name=op.f(f"pk_{stored.name}")),
             )
     op.create_table(
         "row_counts",

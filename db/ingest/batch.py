@@ -33,7 +33,7 @@ from db.compiler import Fact
 from db.engine import Database
 from db.ingest.bulk import Feed, copy_insert
 from db.ingest.fields import RowError
-from db.rolled import source_columns, upserts
+from db.rolled import appends, source_columns
 from db.stats import add_rows
 from db.tables import quarantine
 
@@ -115,11 +115,11 @@ class IngestKind:
 
     @property
     def feed(self) -> Feed | None:
-        """The fact's rollup upserts, fed the inserted rows (None: no rollup)."""
+        """The fact's rollup appends, fed the inserted rows (None: no rollup)."""
         fact = self.fact
         if fact is None or fact.rollup is None:
             return None
-        return Feed(source_columns(fact), lambda inserted: upserts(fact, inserted))
+        return Feed(source_columns(fact), lambda inserted: appends(fact, inserted))
 
     @property
     def conflict_target(self) -> tuple[str, ...] | None:

@@ -4,7 +4,7 @@ Rows are COPYed into a temporary staging table, then moved into the fact
 table with a single ``INSERT ... SELECT ... ON CONFLICT DO NOTHING
 RETURNING``, so a retried batch stores nothing twice and the caller learns
 exactly which rows went in. Statements fed by the inserted rows (the rollup
-upserts; in a load's segment, the append to the table the rollups take at its
+appends; in a load's segment, the append to the table the rollups take at its
 end: db.ingest.segment) run as CTEs of that same INSERT: Postgres hands them the rows
 directly, and no row makes a round trip through Python for them. COPY is the
 fastest way into Postgres, and one statement per batch keeps small batches

@@ -47,15 +47,17 @@ async def widen(
     """
     if not entries:
         return
-    statement = insert(table).values(sorted(entries, key=lambda e: [e[k] for k in keys]))
+    statement = insert(table)
     new = statement.excluded
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c[k] for k in keys],
-            set_={
-                "first_seen": func.least(table.c.first_seen, new.first_seen),
-                "last_seen": func.greatest(table.c.last_seen, new.last_seen),
-                **(also(new) if also is not None else {}),
-            },
-        )
+    upsert = statement.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={
+            "first_seen": func.least(table.c.first_seen, new.first_seen),
+            "last_seen": func.greatest(table.c.last_seen, new.last_seen),
+            **(also(new) if also is not None else {}),
+        },
     )
+    # One statement for any number of entities, run for each (psycopg pipelines them):
+    # its SQL is compiled once, where a VALUES list of this batch's length was
+    # compiled anew for every batch (about 25 ms of a 5,000-row one).
+    await conn.execute(upsert, sorted(entries, key=lambda e: [e[k] for k in keys]))

@@ -1,16 +1,16 @@
 """Many batches of one kind in one transaction, with the rollups added once at its end.
 
-A rollup upsert's cost is bounded by the rollup rows it touches (entity x day
-x dimension value, entity x hour), and history in random order touches
-nearly all of its span's rollup rows in every batch, whatever its size: each
-of `load`'s 50,000-row chunks re-merged about the same rollup rows. So a
+A batch's rollup rows number about as many as the rollup keys it touches
+(entity x day x dimension value, entity x hour), and history in random order
+touches nearly all of its span's keys in every batch, whatever its size: each
+of `load`'s 50,000-row chunks would append about the same keys again. So a
 segment writes its batches as every writer does (COPY, one INSERT ... ON
 CONFLICT DO NOTHING RETURNING, settle), except that the INSERT's CTE appends
 the inserted rows' rollup source columns to a temporary table instead of
-upserting the rollups; the rollups take that table once, just before the
-commit. Raw rows, rollups, entities, counts and quarantine still change in
-one transaction, and the temporary table holds only the columns the rollups
-read.
+appending rollup rows; the rollups take that table once, just before the
+commit, one row per key for the whole segment. Raw rows, rollups, entities,
+counts and quarantine still change in one transaction, and the temporary
+table holds only the columns the rollups read.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.sql.dml import Insert
 from db.engine import Database
 from db.ingest.batch import CheckedBatch, IngestKind, IngestOutcome, refusals, settle
 from db.ingest.bulk import Feed, copy_insert
-from db.rolled import source_columns, upserts
+from db.rolled import HASHED_GROUPING, appends, source_columns
 
 
 class Segment:
@@ -80,10 +80,11 @@ async def segment(db: Database, kind: IngestKind) -> AsyncIterator[Segment]:
             await _create(conn, kept, kind)
         yield Segment(conn, kind, kept)
         if fact is not None and kept is not None:
-            # The upserts group the whole segment once per dimension: with the default
-            # 4 MB each grouping sorted it on disk; with this much the planner hashes
-            # the few groups in memory (about 40 MB each at 500,000 rows), and the
-            # rollups of a million product events took about 20% less time.
+            # The appends group the whole segment once per dimension: with the default
+            # 4 MB each grouping sorted it on disk; with this much the few groups fit
+            # in memory (about 40 MB each at 500,000 rows), and the rollups of a
+            # million product events took about 20% less time.
             await conn.execute(text("SET LOCAL work_mem = '256MB'"))
-            for statement in upserts(fact, kept):
+            await conn.execute(text(HASHED_GROUPING))
+            for statement in appends(fact, kept):
                 await conn.execute(statement)

@@ -1,0 +1,74 @@
+"""Compaction: the rows a key's batches appended to a rollup table, folded into one.
+
+Ingest appends rollup rows instead of merging them into stored ones
+(db.rolled): an ``ON CONFLICT DO UPDATE`` of a rollup row cost about 95 µs
+(its index entry, a new row version, the sketches rewritten), an appended row
+a fifth of that. Readers merge whatever rows a key has, so answers are the
+same with one row per key or many; compaction only keeps the rows few.
+
+One statement compacts up to KEYS_PER_STATEMENT keys: it deletes every row
+of the keys that have rows not yet compacted and inserts each key's merge,
+flagged compacted. A reader sees the rows before it or after it, never a
+mix, and a batch that appends meanwhile is not touched (its rows are not in
+the statement's snapshot), so it is compacted next time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select, text, true, tuple_
+from sqlalchemy.dialects.postgresql import insert
+
+from db.engine import Database
+from db.facts.all import FACTS
+from db.rollups import COMPACTED, KEY, Grain, Rollup
+
+KEYS_PER_STATEMENT = 5_000  # about half a second of work at most
+# One compaction at a time across gateways (compactions side by side would
+# wait for each other's row locks, with nothing to gain).
+_LOCK = 0x726F6C6C  # "roll"
+
+
+def compaction(rollup: Rollup, grain: Grain, keys: int = KEYS_PER_STATEMENT) -> Select[Any]:
+    """The statement that compacts up to `keys` keys of the grain's table and counts them."""
+    stored = grain.table
+    key = [stored.c[name] for name in KEY]
+    pending = select(*key).where(~stored.c[COMPACTED]).distinct().limit(keys)
+    gone = stored.delete().where(tuple_(*key).in_(pending)).returning(*stored.c).cte("gone")
+    merged = select(
+        *[gone.c[name] for name in KEY],
+        *[part.merged(gone.c[name]).label(name) for name, part in rollup.parts.items()],
+        true(),
+    ).group_by(*[gone.c[name] for name in KEY])
+    columns = [*KEY, *rollup.parts, COMPACTED]
+    folded = insert(stored).from_select(columns, merged).returning(stored.c.entity).cte("folded")
+    return select(func.count()).select_from(folded)
+
+
+async def compact(db: Database, keys: int = KEYS_PER_STATEMENT) -> int:
+    """Compact every rollup table, a transaction per statement of at most `keys` keys,
+    until a table has nothing left to fold: the keys compacted (none while another
+    compaction runs). A transaction holds one table's locks, never two."""
+    total = 0
+    rollups = [fact.rollup for fact in FACTS if fact.rollup is not None]
+    for rollup in rollups:
+        for grain in rollup.grains:
+            statement = compaction(rollup, grain, keys)
+            while True:
+                async with db.write() as conn:
+                    if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_LOCK))):
+                        return total
+                    # The planner's statistics lag behind the appends and see many rows
+                    # to fold, so it would read the whole table twice (seconds at ten
+                    # million events); the partial index and the key index read only
+                    # the keys at hand (1,177 ms -> 505 ms for 11,000 rows at 1M).
+                    await conn.execute(text("SET LOCAL enable_seqscan = off"))
+                    # Background work, not a request: the server's request timeout
+                    # does not apply (a statement of KEYS_PER_STATEMENT keys is short).
+                    await conn.execute(text("SET LOCAL statement_timeout = '5min'"))
+                    compacted: int = (await conn.execute(statement)).scalar_one()
+                total += compacted
+                if compacted < keys:
+                    break
+    return total

@@ -1,0 +1,156 @@
+"""Rollup rows are appended by every batch and folded by compaction: answers are the
+same before and after it, and the same as raw rows, even while batches keep coming."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from db import compaction
+from db.aggregates import fetch_groups
+from db.compaction import compact
+from db.compiler import AggregateQuery
+from db.facts.product_events import PRODUCT_EVENTS
+from db.ingest.batch import RowContext, ingest_batch
+from db.ingest.product_events import PRODUCT_EVENT
+from db.rolled import answerable
+from db.rollups import COMPACTED, KEY
+from tests.factories import product_events_mix
+from tests.test_load_segments import _assert_same_rows, _rebuilt_rollup_rows, _rollup_rows
+
+PRODUCTS = ("shop", "blog", "app")
+MEASURES = frozenset(
+    {"total_events", "error_count", "avg_page_load_time_ms", "p95_page_load_time_ms"}
+)
+
+
+def _batches(now: datetime, batches: int, size: int) -> list[list[dict[str, Any]]]:
+    """Batches of varied events of three products over the same 20 hours, so every
+    batch adds rows to keys the others have rows of too."""
+    made = []
+    for b in range(batches):
+        rows = product_events_mix(now, count=size, seed=100 + b)
+        for n, row in enumerate(rows):
+            row["eventId"] = f"b{b}-{n}"
+            row["productId"] = PRODUCTS[n % len(PRODUCTS)]
+        made.append(rows)
+    return made
+
+
+async def _ingest(db, now: datetime, batches: list[list[dict[str, Any]]]) -> None:
+    for rows in batches:
+        outcome = await ingest_batch(db, PRODUCT_EVENT, rows, RowContext(now, timedelta(minutes=5)))
+        assert outcome.accepted == len(rows)
+
+
+def _questions(now: datetime) -> list[AggregateQuery]:
+    start = (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    shapes: list[dict[str, Any]] = [{}, {"granularity": "hour"}, {"group_by": ("COUNTRY",)}]
+    return [AggregateQuery(MEASURES, start, now + timedelta(hours=1), **s) for s in shapes]
+
+
+async def _answers(db, now: datetime, raw: bool = False) -> list[Any]:
+    answers = []
+    async with db.read() as conn:
+        for question in _questions(now):
+            assert answerable(PRODUCT_EVENTS, question)
+            groups = await fetch_groups(conn, PRODUCT_EVENTS, question, PRODUCTS, raw=raw)
+            answers.append({p: [(g.key, g.values) for g in groups[p]] for p in PRODUCTS})
+    return answers
+
+
+def _assert_same_answers(got: list[Any], expected: list[Any], exact_percentiles: bool) -> None:
+    assert len(got) == len(expected)
+    for found, wanted in zip(got, expected, strict=True):
+        assert found.keys() == wanted.keys()
+        for product, groups in wanted.items():
+            assert [key for key, _ in found[product]] == [key for key, _ in groups]
+            for (_, values), (_, reference) in zip(found[product], groups, strict=True):
+                for name, value in reference.items():
+                    have = values[name]
+                    if name.startswith("p95") and not exact_percentiles:
+                        assert (have is None) == (value is None), name
+                        if value is not None:  # the sketches' documented bound
+                            assert abs(have - value) <= 0.01 * abs(value), (name, have, value)
+                    elif isinstance(value, float):
+                        assert math.isclose(have, value, rel_tol=1e-12), (name, have, value)
+                    else:
+                        assert have == value, name
+
+
+async def _rows_and_keys(db) -> tuple[int, int, int]:
+    """Rows of the product rollup tables, their distinct keys, and rows not compacted."""
+    rows = keys = pending = 0
+    assert PRODUCT_EVENTS.rollup is not None
+    async with db.read() as conn:
+        for grain in PRODUCT_EVENTS.rollup.grains:
+            stored = grain.table
+            key = [stored.c[name] for name in KEY]
+            rows += await conn.scalar(select(func.count()).select_from(stored))
+            keys += await conn.scalar(
+                select(func.count()).select_from(select(*key).distinct().subquery())
+            )
+            waiting = select(func.count()).where(stored.c[COMPACTED].is_(False))
+            pending += await conn.scalar(waiting)
+    return rows, keys, pending
+
+
+async def test_batches_append_rollup_rows_and_compaction_folds_them_without_changing_answers(
+    db, now
+):
+    batches = _batches(now, batches=4, size=30)
+    await _ingest(db, now, batches)
+    rows, keys, pending = await _rows_and_keys(db)
+    assert rows == pending > keys  # four batches, one row per key each
+
+    raw = await _answers(db, now, raw=True)
+    before = await _answers(db, now)
+    _assert_same_answers(before, raw, exact_percentiles=False)
+    counted = Counter(row["productId"] for rows in batches for row in rows)
+    totals = {p: groups[0][1]["total_events"] for p, groups in before[0].items()}
+    assert totals == counted
+
+    assert await compact(db) == keys
+    assert await _rows_and_keys(db) == (keys, keys, 0)
+    # The same bins, merged: percentiles too are exactly what they were.
+    _assert_same_answers(await _answers(db, now), before, exact_percentiles=True)
+    assert await compact(db) == 0  # nothing left to fold
+    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+
+
+async def test_compaction_beside_concurrent_batches_loses_and_doubles_nothing(db, now):
+    batches = _batches(now, batches=12, size=20)
+    await _ingest(db, now, batches[:2])
+
+    async def compacting() -> None:
+        for _ in range(12):  # small rounds, so compaction interleaves with the batches
+            await compact(db, keys=5)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(_ingest(db, now, batches[2:]), compacting())
+    await compact(db)
+    rows, keys, pending = await _rows_and_keys(db)
+    assert (rows, pending) == (keys, 0)
+    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+    answers = await _answers(db, now)
+    _assert_same_answers(answers, await _answers(db, now, raw=True), exact_percentiles=False)
+    expected = Counter(row["productId"] for rows in batches for row in rows)
+    assert {p: groups[0][1]["total_events"] for p, groups in answers[0].items()} == expected
+
+
+async def test_a_compaction_in_another_session_is_waited_out_not_joined(db, now):
+    await _ingest(db, now, _batches(now, batches=2, size=12))
+    rows, keys, _ = await _rows_and_keys(db)
+    async with db.read() as other:  # another gateway, mid-compaction
+        await other.execute(text(f"SELECT pg_advisory_lock({compaction._LOCK})"))
+        try:
+            assert await compact(db) == 0
+            assert (await _rows_and_keys(db))[0] == rows
+        finally:
+            await other.execute(text(f"SELECT pg_advisory_unlock({compaction._LOCK})"))
+    assert await compact(db) == keys
