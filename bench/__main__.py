@@ -65,11 +65,17 @@ def run(options: argparse.Namespace) -> Results:
                     path.unlink()
         sample = min(max(options.rows // 10, 20_000), 200_000)
         _step(f"events: {sample:,} rows in 5,000-row requests")
-        rate, results.stall_ms = measure.events_throughput(gateway, sample, 5_000, senders=2)
-        results.throughput["`POST /v0/events` (product_events, 5,000-row bodies, 2 senders)"] = rate
+        rate, results.stall_ms = measure.events_throughput(
+            gateway, database.url, sample, 5_000, senders=2
+        )
+        results.throughput[
+            "`POST /v0/events` (product_events, 5,000-row bodies, 2 senders, until compacted)"
+        ] = rate
         _step(f"mutations: {sample // 4:,} rows in 1,000-row batches")
-        rate = measure.mutation_throughput(gateway, sample // 4, 1_000)
-        results.throughput["`ingestProductEvents` (1,000-row batches, 1 client)"] = rate
+        rate = measure.mutation_throughput(gateway, database.url, sample // 4, 1_000)
+        results.throughput[
+            "`ingestProductEvents` (1,000-row batches, 1 client, until compacted)"
+        ] = rate
         _step("queries")
         results.latencies = measure.question_latencies(gateway, database.url, end, options.calls)
         results.trivial_ms, results.trivial_per_second = measure.trivial_queries(gateway, 2_000)

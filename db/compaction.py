@@ -72,3 +72,14 @@ async def compact(db: Database, keys: int = KEYS_PER_STATEMENT) -> int:
                 if compacted < keys:
                     break
     return total
+
+
+async def pending(db: Database) -> int:
+    """Rollup rows not compacted yet, over every rollup table."""
+    async with db.read() as conn:
+        total = 0
+        for rollup in [fact.rollup for fact in FACTS if fact.rollup is not None]:
+            for grain in rollup.grains:
+                waiting = select(func.count()).where(~grain.table.c[COMPACTED])
+                total += await conn.scalar(waiting) or 0
+        return total

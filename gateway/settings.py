@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     rollup_retention_days: int | None = Field(default=None, ge=1, description="rollups kept")
     maintenance_interval_seconds: int = Field(default=3600, ge=1)
     compaction_interval_seconds: float = Field(
-        default=10.0, gt=0, description="how often appended rollup rows are folded"
+        default=30.0, gt=0, description="how often appended rollup rows are folded"
     )
     db_statement_timeout_ms: int = Field(default=5_000, ge=0)
     db_pool_timeout_seconds: float = Field(default=2.0, gt=0)

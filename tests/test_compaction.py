@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select, text
 
 from db import compaction
@@ -20,7 +21,9 @@ from db.ingest.batch import RowContext, ingest_batch
 from db.ingest.product_events import PRODUCT_EVENT
 from db.rolled import answerable
 from db.rollups import COMPACTED, KEY
-from tests.factories import product_events_mix
+from gateway.app import create_app
+from tests.factories import ADMIN_SECRET, ndjson, product_events_mix
+from tests.live_client import served
 from tests.test_load_segments import _assert_same_rows, _rebuilt_rollup_rows, _rollup_rows
 
 PRODUCTS = ("shop", "blog", "app")
@@ -154,3 +157,25 @@ async def test_a_compaction_in_another_session_is_waited_out_not_joined(db, now)
         finally:
             await other.execute(text(f"SELECT pg_advisory_unlock({compaction._LOCK})"))
     assert await compact(db) == keys
+
+
+async def test_the_served_gateway_folds_what_events_bodies_appended(db, settings, now):
+    fast = settings.model_copy(update={"compaction_interval_seconds": 0.1})
+    batches = _batches(datetime.now(UTC), batches=3, size=25)
+    async with served(create_app(db, fast, owns_database=False)) as url:
+        base = url.replace("ws://", "http://").removesuffix("/graphql")
+        headers = {"Authorization": f"Bearer {ADMIN_SECRET}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers) as http:
+            for rows in batches:
+                answer = await http.post(
+                    "/v0/events", params={"name": "product_events"}, content=ndjson(rows)
+                )
+                assert answer.status_code == 202, answer.text
+                assert answer.json()["successful_rows"] == len(rows)
+            for _ in range(100):  # the loop runs every 0.1 s
+                rows, keys, pending = await _rows_and_keys(db)
+                if pending == 0:
+                    break
+                await asyncio.sleep(0.1)
+    assert (rows, pending) == (keys, 0)
+    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
