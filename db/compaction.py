@@ -51,26 +51,24 @@ async def compact(db: Database, keys: int = KEYS_PER_STATEMENT) -> int:
     until a table has nothing left to fold: the keys compacted (none while another
     compaction runs). A transaction holds one table's locks, never two."""
     total = 0
-    rollups = [fact.rollup for fact in FACTS if fact.rollup is not None]
-    for rollup in rollups:
-        for grain in rollup.grains:
-            statement = compaction(rollup, grain, keys)
-            while True:
-                async with db.write() as conn:
-                    if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_LOCK))):
-                        return total
-                    # The planner's statistics lag behind the appends and see many rows
-                    # to fold, so it would read the whole table twice (seconds at ten
-                    # million events); the partial index and the key index read only
-                    # the keys at hand (1,177 ms -> 505 ms for 11,000 rows at 1M).
-                    await conn.execute(text("SET LOCAL enable_seqscan = off"))
-                    # Background work, not a request: the server's request timeout
-                    # does not apply (a statement of KEYS_PER_STATEMENT keys is short).
-                    await conn.execute(text("SET LOCAL statement_timeout = '5min'"))
-                    compacted: int = (await conn.execute(statement)).scalar_one()
-                total += compacted
-                if compacted < keys:
-                    break
+    for rollup, grain in _grains():
+        statement = compaction(rollup, grain, keys)
+        while True:
+            async with db.write() as conn:
+                if not await conn.scalar(select(func.pg_try_advisory_xact_lock(_LOCK))):
+                    return total
+                # The planner's statistics lag behind the appends and see many rows
+                # to fold, so it would read the whole table twice (seconds at ten
+                # million events); the partial index and the key index read only
+                # the keys at hand (1,177 ms -> 505 ms for 11,000 rows at 1M).
+                await conn.execute(text("SET LOCAL enable_seqscan = off"))
+                # Background work, not a request: the server's request timeout
+                # does not apply (a statement of KEYS_PER_STATEMENT keys is short).
+                await conn.execute(text("SET LOCAL statement_timeout = '5min'"))
+                compacted: int = (await conn.execute(statement)).scalar_one()
+            total += compacted
+            if compacted < keys:
+                break
     return total
 
 
@@ -78,8 +76,12 @@ async def pending(db: Database) -> int:
     """Rollup rows not compacted yet, over every rollup table."""
     async with db.read() as conn:
         total = 0
-        for rollup in [fact.rollup for fact in FACTS if fact.rollup is not None]:
-            for grain in rollup.grains:
-                waiting = select(func.count()).where(~grain.table.c[COMPACTED])
-                total += await conn.scalar(waiting) or 0
+        for _, grain in _grains():
+            waiting = select(func.count()).where(~grain.table.c[COMPACTED])
+            total += await conn.scalar(waiting) or 0
         return total
+
+
+def _grains() -> list[tuple[Rollup, Grain]]:
+    """Every rollup table with the rollup it belongs to."""
+    return [(f.rollup, grain) for f in FACTS if f.rollup is not None for grain in f.rollup.grains]

@@ -24,7 +24,7 @@ from db.rollups import COMPACTED, KEY
 from gateway.app import create_app
 from tests.factories import ADMIN_SECRET, ndjson, product_events_mix
 from tests.live_client import served
-from tests.test_load_segments import _assert_same_rows, _rebuilt_rollup_rows, _rollup_rows
+from tests.rollup_rows import assert_same_rows, rebuilt_rollup_rows, stored_rollup_rows
 
 PRODUCTS = ("shop", "blog", "app")
 MEASURES = frozenset(
@@ -123,7 +123,7 @@ async def test_batches_append_rollup_rows_and_compaction_folds_them_without_chan
     # The same bins, merged: percentiles too are exactly what they were.
     _assert_same_answers(await _answers(db, now), before, exact_percentiles=True)
     assert await compact(db) == 0  # nothing left to fold
-    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))
 
 
 async def test_compaction_beside_concurrent_batches_loses_and_doubles_nothing(db, now):
@@ -139,7 +139,7 @@ async def test_compaction_beside_concurrent_batches_loses_and_doubles_nothing(db
     await compact(db)
     rows, keys, pending = await _rows_and_keys(db)
     assert (rows, pending) == (keys, 0)
-    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))
     answers = await _answers(db, now)
     _assert_same_answers(answers, await _answers(db, now, raw=True), exact_percentiles=False)
     expected = Counter(row["productId"] for rows in batches for row in rows)
@@ -178,4 +178,4 @@ async def test_the_served_gateway_folds_what_events_bodies_appended(db, settings
                     break
                 await asyncio.sleep(0.1)
     assert (rows, pending) == (keys, 0)
-    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))

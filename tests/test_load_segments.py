@@ -4,25 +4,23 @@ segment leaves exactly the segments before it."""
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select, text, true
+from sqlalchemy import func, select, text
 
 from db.aggregates import fetch_groups
 from db.compiler import AggregateQuery
 from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest import segment as segments
-from db.rolled import answerable, appends, backfill
-from db.rollups import COMPACTED, KEY
-from db.sketch import entries
+from db.rolled import answerable, appends
 from db.tables import product_events, products, quarantine, row_counts
 from gateway import load as loader
 from gateway.load import load_file, plan
 from gateway.load_formats import LoadError
 from tests.factories import ndjson, product_events_mix
+from tests.rollup_rows import assert_same_rows, rebuilt_rollup_rows, stored_rollup_rows
 
 TOLERANCE = timedelta(minutes=5)
 # Chunks of 4 lines, so segments of 12 (the first chunk that reaches 10 ends one).
@@ -41,60 +39,6 @@ def _lines(now, count: int) -> list[Any]:
     for n, row in enumerate(rows):
         row["productId"] = ("shop", "blog", "app")[n % 3]
     return rows
-
-
-async def _rollup_rows(db) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Every rollup row by table and key (one per key: a load ends compacted); a sketch
-    as its count per bin, since the order and repetition of its entries depend on
-    how batches were merged."""
-    rollup = PRODUCT_EVENTS.rollup
-    assert rollup is not None
-    sketches = [name for name, part in rollup.parts.items() if part.source is not None]
-    found: dict[tuple[Any, ...], dict[str, Any]] = {}
-    async with db.read() as conn:
-        for grain in rollup.grains:
-            stored = grain.table
-            key = [stored.c[name] for name in KEY]
-            plain = [c for c in stored.c if c.name not in (*sketches, COMPACTED)]
-            for row in (await conn.execute(select(*plain))).mappings():
-                at = (stored.name, *(row[c.name] for c in key))
-                assert at not in found, f"{at} has more than one row"
-                found[at] = dict(row)
-            for name in sketches:
-                entry, (bin_, n) = entries(stored.c[name], "bins")
-                binned = (
-                    select(*key, bin_, func.sum(n))
-                    .select_from(stored.join(entry, true()))
-                    .group_by(*key, bin_)
-                )
-                for *row_key, bin_value, count in await conn.execute(binned):
-                    found[(stored.name, *row_key)].setdefault(name, {})[bin_value] = count
-    return found
-
-
-async def _rebuilt_rollup_rows(db) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """The rollup rows a rebuild from every stored raw row gives."""
-    rollup = PRODUCT_EVENTS.rollup
-    assert rollup is not None
-    async with db.write() as conn:
-        for grain in rollup.grains:
-            await conn.execute(delete(grain.table))
-        for statement in backfill(PRODUCT_EVENTS):
-            await conn.execute(statement)
-    return await _rollup_rows(db)
-
-
-def _assert_same_rows(loaded: dict[Any, dict[str, Any]], rebuilt: dict[Any, dict[str, Any]]):
-    assert loaded.keys() == rebuilt.keys()
-    for key, row in rebuilt.items():
-        for name, value in row.items():
-            got = loaded[key][name]
-            if isinstance(value, float) or isinstance(got, float):
-                # Sums added in another order; a sum over no values is NULL when built
-                # and 0 once merged (Part.combined), and both read as no values.
-                assert math.isclose(got or 0.0, value or 0.0, rel_tol=1e-12), (key, name)
-            else:
-                assert got == value, (key, name)
 
 
 async def _stored(db) -> tuple[list[str], list[str], list[int], int]:
@@ -126,7 +70,7 @@ async def test_a_load_in_segments_keeps_rollups_equal_to_a_rebuild_and_to_raw_an
     ids, names, kept, counted = await _stored(db)
     assert len(ids) == counted == 37
     assert (names, kept) == (["app", "blog", "shop"], [21])
-    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))
 
     start = (now - timedelta(days=1)).replace(hour=0, minute=0, second=0)
     for shape in ({"granularity": "hour"}, {"group_by": ("COUNTRY",)}):
@@ -168,7 +112,7 @@ async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_
     first = sorted(r["eventId"] for r in lines[:12] if isinstance(r, dict))
     assert (sorted(ids), kept, counted) == (first, [4], 11)
     assert "only-in-the-second-segment" not in names
-    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))
 
     monkeypatch.setattr(segments, "appends", appends)
     again = await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
@@ -176,7 +120,7 @@ async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_
     ids, names, _, counted = await _stored(db)
     assert len(ids) == counted == 22
     assert "only-in-the-second-segment" in names
-    _assert_same_rows(await _rollup_rows(db), await _rebuilt_rollup_rows(db))
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))
 
 
 async def test_a_fault_in_the_first_segment_says_nothing_is_stored(db, now, tmp_path, monkeypatch):
