@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -31,7 +31,6 @@ from db.ingest.batch import (
     IngestKind,
     IngestOutcome,
     Rejection,
-    RowContext,
     check_batch,
 )
 from db.ingest.bulk import vacuum_analyze
@@ -39,6 +38,7 @@ from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
 from db.ingest.segment import segment
+from db.ingest.shape import RowContext
 from gateway.load_formats import BadLine, Line, LoadError, api_log_lines, ndjson_lines
 from gateway.load_progress import progress
 
@@ -94,16 +94,20 @@ def check_lines(kind: IngestKind, lines: list[Line], context: RowContext) -> Che
     """Validate a chunk of lines; rejections carry their line numbers, in file order."""
     numbers = [n for n, row in lines if not isinstance(row, BadLine)]
     rows = [row for _, row in lines if not isinstance(row, BadLine)]
-    checked = check_batch(kind, rows, context)
+    bad = [(n, row) for n, row in lines if isinstance(row, BadLine)]
+    return numbered(check_batch(kind, rows, context), numbers, bad)
+
+
+def numbered(
+    checked: CheckedBatch, numbers: Sequence[int], bad: Sequence[tuple[int, BadLine]]
+) -> CheckedBatch:
+    """checked with each rejection's position replaced by its line number (numbers),
+    and the lines that were not rows (bad) rejected too, all in line order."""
     found = [
         (replace(r, index=numbers[r.index]), raw)
         for r, raw in zip(checked.rejected, checked.rejected_raw, strict=True)
     ]
-    found += [
-        (Rejection(n, row.field, row.message), row.raw)
-        for n, row in lines
-        if isinstance(row, BadLine)
-    ]
+    found += [(Rejection(n, row.field, row.message), row.raw) for n, row in bad]
     found.sort(key=lambda pair: pair[0].index)
     checked.rejected = [r for r, _ in found]
     checked.rejected_raw = [raw for _, raw in found]

@@ -11,7 +11,7 @@ from typing import Any
 from strawberry.types import Info
 
 from db.engine import Database
-from db.ingest.batch import RowContext
+from db.ingest.shape import RowContext
 from gateway.alerting import Alerting
 from gateway.live import Broker
 from gateway.settings import Settings

@@ -4,7 +4,6 @@ and the classification every error goes through before a client sees it."""
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import psycopg
@@ -56,31 +55,6 @@ def is_unavailable(error: BaseException | None) -> bool:
             return True
         error = error.__cause__
     return False
-
-
-# Magnitudes no argument of the contract needs, whose arithmetic could overflow.
-LARGEST, SMALLEST = 1e15, 1e-15
-
-
-def unstorable(value: Any, bounded: bool = False) -> str | None:
-    """Why the database would refuse a value (a NUL in a string or key, a non-finite
-    number; bounded: also a magnitude outside [SMALLEST, LARGEST]), or None."""
-    if isinstance(value, str):
-        return "must not contain NUL characters" if "\x00" in value else None
-    if isinstance(value, float):
-        magnitude = abs(value)
-        if not math.isfinite(value):
-            return f"must be a finite number, got {value!r}"
-        if bounded and (magnitude > LARGEST or 0 < magnitude < SMALLEST):
-            return f"is out of range ({value!r}; magnitudes from {SMALLEST} to {LARGEST})"
-        return None
-    if isinstance(value, dict):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return None
-    return next((p for item in items if (p := unstorable(item, bounded)) is not None), None)
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -11,20 +11,14 @@ from sqlalchemy.exc import DataError, IntegrityError
 from strawberry.types import Info
 
 from db.engine import Database
-from db.ingest.batch import (
-    IngestFailed,
-    IngestKind,
-    IngestOutcome,
-    Rejection,
-    RowContext,
-    ingest_batch,
-)
-from db.ingest.fields import RowError
+from db.ingest.batch import IngestFailed, IngestKind, IngestOutcome, Rejection, ingest_batch
+from db.ingest.fields import RowError, unstorable
+from db.ingest.shape import RowContext
 from db.models import prediction_models
 from gateway import telemetry
 from resolvers.access import APPEND, Principal, require, write_refusal
 from resolvers.context import GatewayContext, context_of
-from resolvers.errors import GatewayError, bad_input, is_unavailable, unavailable, unstorable
+from resolvers.errors import GatewayError, bad_input, is_unavailable, unavailable
 from schema.common import IngestResult, RejectedRow
 
 # The field of each kind's rows that names the resource it writes to.
@@ -83,21 +77,19 @@ def ingest_failure(error: IngestFailed) -> GatewayError:
 
 
 def guarded(kind: IngestKind, principal: Principal) -> IngestKind:
-    """kind whose row check first refuses what the database cannot store and, for a
-    confined token, rows of resources it may not write (each a per-row rejection)."""
+    """kind whose rows are first screened for what the database cannot store and, for
+    a confined token, for resources it may not write (each a per-row rejection)."""
     resource_field, what = RESOURCE_FIELDS.get(kind.kind, (None, ""))
-    validate = kind.validate
 
-    def check(raw: Mapping[str, Any], context: RowContext) -> dict[str, Any]:
+    def screen(raw: Mapping[str, Any]) -> None:
         for field, value in raw.items():
             if (problem := unstorable(value)) is not None:
                 raise RowError(field, f"{field} {problem}")
         target = raw.get(resource_field) if resource_field else None
         if isinstance(target, str) and (refusal := write_refusal(principal, target, what)):
             raise RowError(resource_field, refusal)
-        return validate(raw, context)
 
-    return dataclasses.replace(kind, validate=check)
+    return dataclasses.replace(kind, screen=screen)
 
 
 Store = Callable[[Database, list[dict[str, Any]], RowContext], Awaitable[IngestOutcome]]

@@ -16,8 +16,9 @@ from db.aggregates import Group
 from db.compiler import AggregateQuery, FilterValues
 from db.engine import Database
 from db.facts.predictions import PREDICTIONS
-from db.ingest.batch import IngestOutcome, RowContext
+from db.ingest.batch import IngestOutcome
 from db.ingest.predictions import record_actuals as store_actuals
+from db.ingest.shape import RowContext
 from db.tables import models
 from resolvers.access import APPEND, require
 from resolvers.arguments import bounded, selected_measures, time_window

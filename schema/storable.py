@@ -26,7 +26,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from resolvers.errors import bad_input, unstorable
+from db.ingest.fields import unstorable
+from resolvers.errors import bad_input
 
 INGEST_FIELDS = frozenset(
     {

@@ -17,8 +17,9 @@ from db.aggregates import fetch_groups
 from db.compaction import compact
 from db.compiler import AggregateQuery
 from db.facts.product_events import PRODUCT_EVENTS
-from db.ingest.batch import RowContext, ingest_batch
+from db.ingest.batch import ingest_batch
 from db.ingest.product_events import PRODUCT_EVENT
+from db.ingest.shape import RowContext
 from db.rolled import answerable
 from db.rollups import COMPACTED, KEY
 from gateway.app import create_app

@@ -23,7 +23,7 @@ def test_rows_for_resources_the_token_may_not_see_are_rejected_per_row(now):
     checked = check_body(
         body, DATA_SOURCES["product_events"], now, timedelta(minutes=5), confined.sees
     )
-    assert len(checked.rows) == 2
+    assert checked.size == 2
     assert [(r.index, r.field) for r in checked.rejected] == [(2, "productId")]
 
 

@@ -138,6 +138,28 @@ async def test_is_error_as_one_or_true_marks_the_event_failed(client, db, now):
     assert [stored[r["event_id"]] for r in rows[:3]] == [True, True, False]
 
 
+async def test_a_document_postgres_cannot_store_is_rejected_alone(client, db, now):
+    """jsonb holds no NUL character: that line is rejected, the body's others stored."""
+    at = now - timedelta(minutes=1)
+    rows = [
+        snake(product_event(at, properties={"plan": "pro"})),
+        snake(product_event(at, properties={"note": "bad\x00value"})),
+        snake(product_event(at, properties=["fine", {"bad\x00key": 1}])),
+        snake(product_event(at)),
+    ]
+    response = await _post(client, "product_events", ndjson(rows))
+    assert response.status_code == 202
+    body = response.json()
+    assert body["successful_rows"] == 2
+    assert [(r["line"], r["field"]) for r in body["rejected"]] == [
+        (2, "properties"),
+        (3, "properties"),
+    ]
+    async with db.read() as conn:
+        stored = set((await conn.execute(select(product_events.c.event_id))).scalars())
+    assert stored == {rows[0]["event_id"], rows[3]["event_id"]}
+
+
 async def test_wait_true_answers_200_once_the_rows_are_in_the_aggregates(client, now):
     rows = [snake(r) for r in product_events_mix(now, count=30)]
     response = await _post(client, "product_events", ndjson(rows), wait="true")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Text, cast, func, literal, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 
-from db.ingest.batch import IngestFailed, RowContext, check_batch, ingest_batch, store
+from db.ingest.batch import IngestFailed, check_batch, ingest_batch, store
 from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.product_events import PRODUCT_EVENT
+from db.ingest.shape import RowContext
 from db.tables import metadata, metric_samples, product_events, products, quarantine
 from tests.factories import iso, metric_sample, product_event, product_events_mix
 
@@ -159,3 +162,37 @@ async def test_two_bulk_writes_in_one_transaction_use_separate_staging_tables(db
         one = await write_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, first, context))
         two = await write_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, second, context))
     assert (one.accepted, two.accepted, two.duplicates) == (1, 1, 1)
+
+
+async def test_json_documents_are_stored_as_sent(db, now, context):
+    """COPY writes JSON columns as text cast to jsonb: the stored document is the one
+    sent; null and an absent document are the JSON null, as an INSERT of None stores."""
+    documents = [
+        {"plan": "pro", "seats": 3, "tags": ["a", "b"], "nested": {"x": None, "y": 1.5}},
+        {"big": 2**70, "small": -(2**63), "unicode": "héllo ✓", "quote": 'a"b\\c'},
+        [1, "two", {"3": [True, False]}],
+        "just text",
+        7.25,
+        None,
+    ]
+    rows = [
+        product_event(now - timedelta(minutes=n + 1), eventId=f"doc-{n}", properties=document)
+        for n, document in enumerate(documents)
+    ]
+    rows.append(product_event(now - timedelta(minutes=30), eventId="doc-absent"))
+    outcome = await ingest_batch(db, PRODUCT_EVENT, rows, context)
+    assert outcome.accepted == len(rows)
+    async with db.read() as conn:
+        for n, document in enumerate(documents):
+            same = await conn.scalar(
+                select(
+                    product_events.c.properties == cast(literal(json.dumps(document), Text), JSONB)
+                ).where(product_events.c.event_id == f"doc-{n}")
+            )
+            assert same, document
+        kinds = await conn.execute(
+            select(product_events.c.event_id, func.jsonb_typeof(product_events.c.properties)).where(
+                product_events.c.event_id.in_(["doc-5", "doc-absent"])
+            )
+        )
+        assert dict(kinds.all()) == {"doc-5": "null", "doc-absent": "null"}

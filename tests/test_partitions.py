@@ -8,8 +8,9 @@ from sqlalchemy import Table, func, select, text
 
 from db.facts.all import FACTS
 from db.facts.product_events import PRODUCT_EVENTS
-from db.ingest.batch import RowContext, ingest_batch
+from db.ingest.batch import ingest_batch
 from db.ingest.product_events import PRODUCT_EVENT
+from db.ingest.shape import RowContext
 from db.partitions import day_of, ensure_partitions, partition_name, partitions_of
 from db.retention import drop_expired_raw, drop_expired_rollups
 from db.tables import product_events

@@ -26,8 +26,9 @@ from db.compiler import AggregateQuery, Fact
 from db.facts.api_requests import API_REQUESTS
 from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest.api_requests import API_REQUEST
-from db.ingest.batch import RowContext, ingest_batch
+from db.ingest.batch import ingest_batch
 from db.ingest.product_events import PRODUCT_EVENT
+from db.ingest.shape import RowContext
 from db.partitions import ensure_partitions
 from db.rolled import answerable
 from db.rollups import sketch_part

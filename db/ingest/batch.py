@@ -19,7 +19,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -33,6 +33,7 @@ from db.compiler import Fact
 from db.engine import Database
 from db.ingest.bulk import Feed, copy_insert
 from db.ingest.fields import RowError
+from db.ingest.shape import RowContext, Shape, columns_of
 from db.rolled import appends, source_columns
 from db.stats import add_rows
 from db.tables import quarantine
@@ -71,15 +72,7 @@ class IngestOutcome:
         self.rejected.extend(other.rejected)
 
 
-@dataclass(frozen=True)
-class RowContext:
-    """What a validator needs besides the row: the server clock and its tolerance."""
-
-    now: datetime
-    future_tolerance: timedelta
-
-
-Validator = Callable[[Mapping[str, Any], RowContext], dict[str, Any]]
+Screen = Callable[[Mapping[str, Any]], None]
 Register = Callable[[AsyncConnection, Sequence[RowMapping]], Awaitable[None]]
 
 
@@ -87,7 +80,10 @@ Register = Callable[[AsyncConnection, Sequence[RowMapping]], Awaitable[None]]
 class IngestKind:
     """How one kind of row is checked, stored and registered with its entities.
 
-    id_column None: the rows have no natural id, so nothing is a duplicate;
+    shape: the fields and how they are checked (db.ingest.shape); screen: a
+    check of the whole input row that runs first and raises RowError (the
+    mutations' refusal of unstorable values and of resources the token may not
+    write); id_column None: the rows have no natural id, so nothing is a duplicate;
     register None: the rows belong to no entity catalog; fact: the declaration
     whose rollup takes the inserted rows (in the writer's own statement).
     """
@@ -95,10 +91,11 @@ class IngestKind:
     kind: str
     table: Table
     id_column: str | None
-    validate: Validator
+    shape: Shape
     returning: tuple[str, ...]
     register: Register | None
     fact: Fact | None = None
+    screen: Screen | None = None
 
     @property
     def identity(self) -> tuple[str, ...] | None:
@@ -129,35 +126,71 @@ class IngestKind:
 
 @dataclass
 class CheckedBatch:
-    """A batch after validation: unique valid rows, and what was set aside."""
+    """A batch after validation: the unique valid rows as stored columns (all of one
+    length), and what was set aside with its input row."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: dict[str, list[Any]] = field(default_factory=dict)
     in_batch_duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     rejected_raw: list[Mapping[str, Any]] = field(default_factory=list)
 
+    @property
+    def size(self) -> int:
+        """How many rows are to be stored."""
+        return len(next(iter(self.columns.values()), ()))
+
 
 def check_batch(
-    kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext, first_index: int = 0
+    kind: IngestKind, raws: Sequence[Mapping[str, Any]], context: RowContext
 ) -> CheckedBatch:
-    """Validate every row; keep the first of rows that share an identity."""
+    """Validate input rows (mappings by contract field name); a rejection's index is
+    the row's position."""
+    refused: dict[int, RowError] = {}
+    if kind.screen is not None:
+        for position, raw in enumerate(raws):
+            try:
+                kind.screen(raw)
+            except RowError as error:
+                refused[position] = error
+    return check_columns(kind, columns_of(raws, kind.shape), raws.__getitem__, context, refused)
+
+
+def check_columns(
+    kind: IngestKind,
+    columns: Mapping[str, list[Any]],
+    raw_of: Callable[[int], Mapping[str, Any]],
+    context: RowContext,
+    refused: Mapping[int, RowError] | None = None,
+) -> CheckedBatch:
+    """Validate a batch given as input columns (by field name, all of one length);
+    refused: rows already rejected, by position. Of rows that share an identity the
+    first is kept; raw_of gives a rejected row's input, to quarantine."""
+    size = len(next(iter(columns.values()), ()))
+    clean, errors = kind.shape.check(columns, size, context)
+    errors = {**errors, **(refused or {})}  # a screen's refusal comes first
     checked = CheckedBatch()
-    seen: set[tuple[Any, ...]] = set()
+    keep = [p for p in range(size) if p not in errors] if errors else range(size)
+    for position in sorted(errors):
+        error = errors[position]
+        checked.rejected.append(Rejection(position, error.field, error.message))
+        checked.rejected_raw.append(raw_of(position))
     identity = kind.identity
-    for offset, raw in enumerate(raws):
-        try:
-            row = kind.validate(raw, context)
-        except RowError as error:
-            checked.rejected.append(Rejection(first_index + offset, error.field, error.message))
-            checked.rejected_raw.append(raw)
-            continue
-        if identity is not None:
-            row_id = tuple(row[name] for name in identity)
-            if row_id in seen:
-                checked.in_batch_duplicates += 1
-                continue
-            seen.add(row_id)
-        checked.rows.append(row)
+    if identity is not None:
+        ids = list(zip(*(clean[name] for name in identity), strict=True))
+        kept_ids = ids if len(keep) == size else [ids[p] for p in keep]
+        if len(set(kept_ids)) < len(kept_ids):
+            seen: set[tuple[Any, ...]] = set()
+            unique = []
+            for position, row_id in zip(keep, kept_ids, strict=True):
+                if row_id not in seen:
+                    seen.add(row_id)
+                    unique.append(position)
+            checked.in_batch_duplicates = len(keep) - len(unique)
+            keep = unique
+    if len(keep) == size:
+        checked.columns = clean
+    else:
+        checked.columns = {name: [values[p] for p in keep] for name, values in clean.items()}
     return checked
 
 
@@ -190,7 +223,7 @@ async def write_checked(
 ) -> IngestOutcome:
     """Store a checked batch on conn (the caller owns the transaction)."""
     inserted = await copy_insert(
-        conn, kind.table, checked.rows, kind.conflict_target, kind.returning, kind.feed
+        conn, kind.table, checked.columns, kind.conflict_target, kind.returning, kind.feed
     )
     return await settle(conn, kind, checked, inserted)
 
@@ -209,7 +242,7 @@ async def settle(
     await notify.publish_ingest(conn, kind.kind, inserted)
     return IngestOutcome(
         accepted=len(inserted),
-        duplicates=len(checked.rows) - len(inserted) + checked.in_batch_duplicates,
+        duplicates=checked.size - len(inserted) + checked.in_batch_duplicates,
         rejected=list(checked.rejected),
     )
 

@@ -53,7 +53,10 @@ def number(
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RowError(field, f"{field} must be a number, got {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # a whole number too large for a double
+        result = math.inf
     if not math.isfinite(result):
         raise RowError(field, f"{field} must be finite, got {value!r}")
     if non_negative and result < 0:
@@ -102,3 +105,28 @@ def timestamp(
             f"(at most {int(tolerance.total_seconds())} s allowed)",
         )
     return value
+
+
+# Magnitudes no argument of the contract needs, whose arithmetic could overflow.
+LARGEST, SMALLEST = 1e15, 1e-15
+
+
+def unstorable(value: Any, bounded: bool = False) -> str | None:
+    """Why the database would refuse a value (a NUL in a string or key, a non-finite
+    number; bounded: also a magnitude outside [SMALLEST, LARGEST]), or None."""
+    if isinstance(value, str):
+        return "must not contain NUL characters" if "\x00" in value else None
+    if isinstance(value, float):
+        magnitude = abs(value)
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if bounded and (magnitude > LARGEST or 0 < magnitude < SMALLEST):
+            return f"is out of range ({value!r}; magnitudes from {SMALLEST} to {LARGEST})"
+        return None
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return None
+    return next((p for item in items if (p := unstorable(item, bounded)) is not None), None)

@@ -6,8 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from db.ingest.batch import IngestKind, RowContext
-from db.ingest.fields import RowError, number, optional_text, required_text, timestamp
+from db.ingest.batch import IngestKind
+from db.ingest.fields import RowError
+from db.ingest.shape import Shape, moment, number_field, per_value, text
 from db.tables import metric_samples
 
 METRIC_TYPES = frozenset({"COUNTER", "GAUGE", "HISTOGRAM", "TIMER", "AVERAGE"})
@@ -38,29 +39,25 @@ def _tags(raw: Mapping[str, Any]) -> dict[str, Any]:
     return value
 
 
-def validate_metric_sample(raw: Mapping[str, Any], context: RowContext) -> dict[str, Any]:
-    """The stored row for one MetricSampleInput, or RowError."""
-    at = (
-        context.now
-        if raw.get("timestamp") is None
-        else timestamp(raw, "timestamp", now=context.now, tolerance=context.future_tolerance)
+# Samples come in small batches of few names: the type and the tags are checked per value.
+METRIC_SAMPLE_SHAPE = Shape(
+    (
+        moment("timestamp", "ts", default_now=True),
+        text("name", "name", required=True),
+        per_value("type", "type", _metric_type),
+        number_field("value", "value", required=True),
+        per_value("tags", "tags", _tags),
+        text("unit", "unit"),
+        text("source", "source"),
     )
-    return {
-        "name": required_text(raw, "name"),
-        "type": _metric_type(raw),
-        "value": number(raw, "value", required=True),
-        "ts": at,
-        "tags": _tags(raw),
-        "unit": optional_text(raw, "unit"),
-        "source": optional_text(raw, "source"),
-    }
+)
 
 
 METRIC_SAMPLE = IngestKind(
     kind="METRIC_SAMPLE",
     table=metric_samples,
     id_column=None,
-    validate=validate_metric_sample,
+    shape=METRIC_SAMPLE_SHAPE,
     returning=("name", "ts"),
     register=None,
 )

@@ -28,34 +28,36 @@ from db.ingest.batch import (
     IngestKind,
     IngestOutcome,
     Rejection,
-    RowContext,
     quarantine_rows,
     refusals,
 )
 from db.ingest.entities import Span, spans, widen
-from db.ingest.fields import RowError, number, optional_text, required_text, timestamp
+from db.ingest.fields import RowError, number, required_text
+from db.ingest.shape import RowContext, Shape, document, moment, number_field, text, text_or
 from db.tables import model_versions, models, predictions
 
 DEFAULT_ENVIRONMENT = "production"
 
 
-def validate_prediction(raw: Mapping[str, Any], context: RowContext) -> dict[str, Any]:
-    """The stored row for one PredictionInput, or RowError."""
-    environment = optional_text(raw, "environment")
-    if environment is not None and not environment.strip():
-        raise RowError("environment", "environment must not be empty (omit it for production)")
-    actual = number(raw, "actualValue")
-    return {
-        "prediction_id": required_text(raw, "predictionId"),
-        "ts": timestamp(raw, "timestamp", now=context.now, tolerance=context.future_tolerance),
-        "model_id": required_text(raw, "modelId"),
-        "model_version": required_text(raw, "modelVersion"),
-        "environment": environment or DEFAULT_ENVIRONMENT,
-        "features": raw.get("features"),
-        "predicted_value": number(raw, "predictedValue", required=True),
-        "actual_value": actual,
-        "actual_at": context.now if actual is not None else None,
-    }
+def _actual_at(clean: dict[str, list[Any]], context: RowContext) -> None:
+    """A prediction sent with its actual value has it from the server's now."""
+    now = context.now
+    clean["actual_at"] = [None if a is None else now for a in clean["actual_value"]]
+
+
+PREDICTION_SHAPE = Shape(
+    (
+        text_or("environment", "environment", DEFAULT_ENVIRONMENT),
+        number_field("actualValue", "actual_value"),
+        text("predictionId", "prediction_id", required=True),
+        moment("timestamp", "ts"),
+        text("modelId", "model_id", required=True),
+        text("modelVersion", "model_version", required=True),
+        document("features", "features"),
+        number_field("predictedValue", "predicted_value", required=True),
+    ),
+    _actual_at,
+)
 
 
 async def register_models(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
@@ -82,7 +84,7 @@ PREDICTION = IngestKind(
     kind="PREDICTION",
     table=predictions,
     id_column="prediction_id",
-    validate=validate_prediction,
+    shape=PREDICTION_SHAPE,
     returning=("model_id", "model_version", "environment", "ts"),
     register=register_models,
     fact=PREDICTIONS,

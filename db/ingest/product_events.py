@@ -1,8 +1,8 @@
-"""Product events: what makes a row valid, and how products are registered."""
+"""Product events: what makes a row valid (checked in order), and how products are registered."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,44 +11,41 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.facts.product_events import PRODUCT_EVENTS
-from db.ingest.batch import IngestKind, RowContext
+from db.ingest.batch import IngestKind
 from db.ingest.entities import spans, widen
-from db.ingest.fields import (
-    RowError,
-    number,
-    optional_bool,
-    optional_text,
-    required_text,
-    timestamp,
-)
+from db.ingest.shape import RowContext, Shape, document, flag, moment, number_field, text
 from db.tables import product_events, products
 
 
-def validate_product_event(raw: Mapping[str, Any], context: RowContext) -> dict[str, Any]:
-    """The stored row for one ProductEventInput, or RowError."""
-    error_code = optional_text(raw, "errorCode") or None
-    is_error = optional_bool(raw, "isError")
-    properties = raw.get("properties")
-    if properties is not None and not isinstance(properties, dict | list | str | int | float):
-        raise RowError("properties", "properties must be JSON")
-    return {
-        "event_id": required_text(raw, "eventId"),
-        "ts": timestamp(raw, "timestamp", now=context.now, tolerance=context.future_tolerance),
-        "product_id": required_text(raw, "productId"),
-        "product_name": optional_text(raw, "productName") or None,
-        "event_type": required_text(raw, "eventType"),
-        "user_id": optional_text(raw, "userId"),
-        "session_id": optional_text(raw, "sessionId"),
-        "duration_ms": number(raw, "durationMs", non_negative=True),
-        "error_code": error_code,
-        "page_load_time_ms": number(raw, "pageLoadTimeMs", non_negative=True),
-        "api_latency_ms": number(raw, "apiLatencyMs", non_negative=True),
-        "is_error": is_error if is_error is not None else error_code is not None,
-        "source": optional_text(raw, "source"),
-        "device_type": optional_text(raw, "deviceType"),
-        "country": optional_text(raw, "country"),
-        "properties": properties,
-    }
+def _is_error(clean: dict[str, list[Any]], context: RowContext) -> None:
+    """isError when given, else whether an errorCode was."""
+    clean["is_error"] = [
+        flagged if flagged is not None else code is not None
+        for flagged, code in zip(clean["is_error"], clean["error_code"], strict=True)
+    ]
+
+
+PRODUCT_EVENT_SHAPE = Shape(
+    (
+        text("errorCode", "error_code", empty_is_null=True),
+        flag("isError", "is_error"),
+        document("properties", "properties"),
+        text("eventId", "event_id", required=True),
+        moment("timestamp", "ts"),
+        text("productId", "product_id", required=True),
+        text("productName", "product_name", empty_is_null=True),
+        text("eventType", "event_type", required=True),
+        text("userId", "user_id"),
+        text("sessionId", "session_id"),
+        number_field("durationMs", "duration_ms", non_negative=True),
+        number_field("pageLoadTimeMs", "page_load_time_ms", non_negative=True),
+        number_field("apiLatencyMs", "api_latency_ms", non_negative=True),
+        text("source", "source"),
+        text("deviceType", "device_type"),
+        text("country", "country"),
+    ),
+    _is_error,
+)
 
 
 async def register_products(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
@@ -85,7 +82,7 @@ PRODUCT_EVENT = IngestKind(
     kind="PRODUCT_EVENT",
     table=product_events,
     id_column="event_id",
-    validate=validate_product_event,
+    shape=PRODUCT_EVENT_SHAPE,
     returning=("product_id", "ts", "product_name"),
     register=register_products,
     fact=PRODUCT_EVENTS,

@@ -41,7 +41,12 @@ class Segment:
         """Store a checked batch in the segment; its rollups wait for the segment's end."""
         kind = self._kind
         inserted = await copy_insert(
-            self._conn, kind.table, checked.rows, kind.conflict_target, kind.returning, self._feed
+            self._conn,
+            kind.table,
+            checked.columns,
+            kind.conflict_target,
+            kind.returning,
+            self._feed,
         )
         return await settle(self._conn, kind, checked, inserted)
 

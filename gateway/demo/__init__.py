@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from db.engine import Database
-from db.ingest.batch import IngestKind, IngestOutcome, RowContext, ingest_batch
+from db.ingest.batch import IngestKind, IngestOutcome, ingest_batch
+from db.ingest.shape import RowContext
 from gateway.demo import alerts, dashboard, endpoints, metrics, models, products
 from gateway.settings import Settings
 

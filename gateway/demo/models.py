@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from db.engine import Database
-from db.ingest.batch import RowContext
 from db.ingest.predictions import PREDICTION, record_actuals
+from db.ingest.shape import RowContext
 
 
 @dataclass(frozen=True)
