@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     and_,
     cast,
+    distinct,
     false,
     func,
     literal,
@@ -41,16 +42,10 @@ CODE_POINT = "C"
 
 @dataclass(frozen=True)
 class Measure:
-    """An aggregate expression and the value it takes over zero rows.
-
-    distinct_of names the column when the measure is count(DISTINCT column):
-    read beside rollups, it is then counted over a SELECT DISTINCT, which the
-    planner can hash (an aggregate's own DISTINCT always sorts its input).
-    """
+    """An aggregate expression and the value it takes over zero rows."""
 
     expression: ColumnElement[Any]
     empty: Any = None
-    distinct_of: ColumnElement[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +119,18 @@ class AggregateQuery:
 def rate(numerator: ColumnElement[Any], denominator: ColumnElement[Any]) -> ColumnElement[Any]:
     """numerator / denominator as a float; 0 when the denominator is 0 (contract)."""
     return func.coalesce(cast(numerator, Float) / func.nullif(denominator, 0), 0.0)
+
+
+def distinct_count(column: ColumnElement[str]) -> ColumnElement[int]:
+    """count(DISTINCT column) of a text column, its values compared byte by byte.
+
+    Under a deterministic collation (the database's default) two texts are equal
+    only when their bytes are, so the count is the same; but sorting them by
+    "C.UTF-8" calls the C library's collation per comparison. 20 products' week
+    at 1M events: 115 ms instead of 190 (and of 200 for a hashed SELECT DISTINCT,
+    which spilled to disk); 20 products' 30 days: 420 instead of 800-880.
+    """
+    return func.count(distinct(column.collate("C")))
 
 
 def percentile(fraction: float, column: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -341,36 +341,18 @@ def _same_group(partials: FromClause, other: FromClause, keyed: bool) -> Any:
 
 
 def _exact(fact: Fact, query: AggregateQuery, bounds: _Bounds, names: list[str]) -> list[Any]:
-    """The measures without a mergeable form (a distinct count, a mode), from raw rows:
-    one subquery per distinct count, one for the rest."""
+    """The measures without a mergeable form (a distinct count, a mode), from the
+    range's raw rows in one grouped subquery (none when there are none)."""
+    if not names:
+        return []
     key = _key(query, fact, None)
-    where = (fact.entity.in_(bounds.ids), fact.time >= bounds.start, fact.time < bounds.end)
-    group = [fact.entity, *([key] if _keyed(query) else [])]
-    sides = []
-    for name in [n for n in names if fact.measures[n].distinct_of is not None]:
-        column = fact.measures[name].distinct_of
-        assert column is not None
-        pairs = (
-            select(fact.entity.label("entity"), key.label("key"), column.label("value"))
-            .where(*where)
-            .distinct()
-            .subquery(f"{name}_values")
-        )
-        sides.append(
-            select(pairs.c.entity, pairs.c.key, func.count(pairs.c.value).label(name))
-            .group_by(pairs.c.entity, pairs.c.key)
-            .subquery(f"exact_{name}")
-        )
-    rest = [n for n in names if fact.measures[n].distinct_of is None]
-    if rest:
-        labelled = [fact.measures[n].expression.label(n) for n in rest]
-        sides.append(
-            select(fact.entity.label("entity"), key.label("key"), *labelled)
-            .where(*where)
-            .group_by(*group)
-            .subquery("exact")
-        )
-    return sides
+    labelled = [fact.measures[n].expression.label(n) for n in names]
+    return [
+        select(fact.entity.label("entity"), key.label("key"), *labelled)
+        .where(fact.entity.in_(bounds.ids), fact.time >= bounds.start, fact.time < bounds.end)
+        .group_by(fact.entity, *([key] if _keyed(query) else []))
+        .subquery("exact")
+    ]
 
 
 def _bins(fact: Fact, query: AggregateQuery, bounds: _Bounds, sketch: str) -> Any:

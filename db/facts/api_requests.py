@@ -6,9 +6,9 @@ request is an error, and its errorReason is its error label.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, distinct, func, not_
+from sqlalchemy import and_, func, not_
 
-from db.compiler import CODE_POINT, ErrorLabels, Fact, Measure, percentile, rate
+from db.compiler import CODE_POINT, ErrorLabels, Fact, Measure, distinct_count, percentile, rate
 from db.rollups import (
     Rollup,
     count_part,
@@ -80,7 +80,7 @@ API_REQUESTS = Fact(
         "top_error_reason": Measure(
             func.mode().within_group(t.c.error_reason.collate(CODE_POINT)).filter(FAILED)
         ),
-        "unique_users": Measure(func.count(distinct(t.c.user_id)), 0, distinct_of=t.c.user_id),
+        "unique_users": Measure(distinct_count(t.c.user_id), 0),
     },
     dimensions={
         "REGION": t.c.region,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import distinct, func
+from sqlalchemy import func
 
-from db.compiler import ErrorLabels, Fact, Measure, percentile, rate
+from db.compiler import ErrorLabels, Fact, Measure, distinct_count, percentile, rate
 from db.rollups import (
     Rollup,
     count_part,
@@ -61,7 +61,7 @@ PRODUCT_EVENTS = Fact(
         "total_events": Measure(_events, 0),
         "error_count": Measure(_errors, 0),
         "error_rate": Measure(rate(_errors, _events), 0.0),
-        "unique_users": Measure(func.count(distinct(t.c.user_id)), 0, distinct_of=t.c.user_id),
+        "unique_users": Measure(distinct_count(t.c.user_id), 0),
         "avg_page_load_time_ms": Measure(func.avg(t.c.page_load_time_ms)),
         "p95_page_load_time_ms": Measure(percentile(0.95, t.c.page_load_time_ms)),
         "avg_api_latency_ms": Measure(func.avg(t.c.api_latency_ms)),
