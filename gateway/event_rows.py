@@ -155,7 +155,7 @@ def check_body(
         {
             position: RowError(source.resource_field, _refusal(source, resource))
             for position, resource in enumerate(resources)
-            if resource in denied
+            if isinstance(resource, str) and resource in denied
         }
         if denied
         else {}

@@ -155,7 +155,11 @@ def _sees(resource: str) -> bool:
 
 ids = st.sampled_from(["e1", "e2", "e3", " ", None, 5])
 product_rows = st.fixed_dictionaries(
-    {"eventId": ids, "timestamp": stamps(), "productId": st.sampled_from(["a", "b", "", None])},
+    {
+        "eventId": ids,
+        "timestamp": stamps(),
+        "productId": st.sampled_from(["a", "b", "", None, 7, {"x": 1}]),
+    },
     optional={
         "eventType": st.sampled_from(["view", "", None, 3]),
         "pageLoadTimeMs": st.one_of(st.none(), finite, texts),

@@ -55,8 +55,9 @@ class Field:
     """One input field: where it is stored, its per-value rule and its whole-column rule.
 
     value: the clean value of ``{name: v}``, or RowError naming what is wrong;
-    column: the clean column when every value passes, else None (then the
-    per-value rule finds the rows at fault). Both must accept the same values.
+    fast: the clean column when every value passes, else None (then the
+    per-value rule finds the rows at fault). fast may refuse more than value
+    does (it is only quicker), never less (tests/test_column_checks.py).
     """
 
     name: str
