@@ -192,7 +192,7 @@ prediction_rows = st.fixed_dictionaries(
 metric_rows = st.fixed_dictionaries(
     {"name": st.sampled_from(["a", "b", ""]), "value": finite},
     optional={
-        "type": st.sampled_from(["COUNTER", "GAUGE", "nope", None]),
+        "type": st.sampled_from(["COUNTER", "GAUGE", "nope", None, 3, ["GAUGE"], {"a": 1}]),
         "timestamp": st.one_of(st.none(), stamps()),
         "tags": st.one_of(st.none(), st.dictionaries(texts, json_scalars, max_size=2), texts),
     },

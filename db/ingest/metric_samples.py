@@ -16,7 +16,7 @@ METRIC_TYPES = frozenset({"COUNTER", "GAUGE", "HISTOGRAM", "TIMER", "AVERAGE"})
 
 def _metric_type(raw: Mapping[str, Any]) -> str:
     value = raw.get("type")
-    if value not in METRIC_TYPES:
+    if not isinstance(value, str) or value not in METRIC_TYPES:
         allowed = ", ".join(sorted(METRIC_TYPES))
         raise RowError("type", f"type must be one of {allowed}, got {value!r}")
     return str(value)
