@@ -116,8 +116,8 @@ def _columns(body: bytes, source: DataSource) -> dict[str, list[Any]] | None:
     text = body.rstrip()
     try:
         lines = _line_decoder(source).decode(b"[" + text.replace(b"\n", b",") + b"]")
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # a line too deep for msgspec is judged line by line
     if len(lines) != text.count(b"\n") + 1:  # a line held more than one value
         return None
     columns = {

@@ -12,6 +12,7 @@ import uvicorn
 from sqlalchemy import select, text
 from strawberry.utils.str_converters import to_snake_case
 
+from db.ingest.fields import MAX_DEPTH
 from db.tables import (
     api_requests,
     metric_samples,
@@ -158,6 +159,46 @@ async def test_a_document_postgres_cannot_store_is_rejected_alone(client, db, no
     async with db.read() as conn:
         stored = set((await conn.execute(select(product_events.c.event_id))).scalars())
     assert stored == {rows[0]["event_id"], rows[3]["event_id"]}
+
+
+@pytest.mark.parametrize(
+    "name", ["product_events", "api_requests", "ml_model_predictions", "metrics"]
+)
+async def test_a_body_of_nothing_but_bad_lines_is_answered_line_by_line(client, name):
+    response = await _post(client, name, "{not json\n[1]\n")
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["successful_rows"], body["quarantined_rows"]) == (0, 2)
+    assert [r["line"] for r in body["rejected"]] == [1, 2]
+
+
+async def test_documents_nested_deeper_than_the_limit_are_rejected_alone(client, db, now):
+    """Deeper than MAX_DEPTH levels a document is refused by name; deeper than the
+    JSON parser goes, its line is not JSON; the others are stored."""
+    at = now - timedelta(minutes=1)
+
+    def nested(depth: int) -> list:
+        document: list = []
+        for _ in range(depth - 1):
+            document = [document]
+        return document
+
+    rows = [
+        snake(product_event(at, properties=nested(depth))) for depth in (MAX_DEPTH, MAX_DEPTH + 1)
+    ]
+    lines = [json.dumps(row) for row in rows]
+    lines.append(lines[0].replace('"e-', '"deep-e-').replace("[]", "[" * 5000 + "]" * 5000))
+    response = await _post(client, "product_events", "\n".join(lines))
+    assert response.status_code == 202
+    body = response.json()
+    assert body["successful_rows"] == 1
+    assert [(r["line"], r["field"]) for r in body["rejected"]] == [(2, "properties"), (3, None)]
+    assert f"more than {MAX_DEPTH} levels" in body["rejected"][0]["reason"]
+    async with db.read() as conn:
+        stored = (await conn.execute(select(product_events.c.event_id))).scalars().all()
+        kept = (await conn.execute(select(quarantine.c.row_index).order_by("row_index"))).all()
+    assert stored == [rows[0]["event_id"]]
+    assert [k.row_index for k in kept] == [2, 3]  # quarantined, too deep or not
 
 
 async def test_wait_true_answers_200_once_the_rows_are_in_the_aggregates(client, now):

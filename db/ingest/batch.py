@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import reprlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -211,7 +212,7 @@ async def quarantine_rows(
                 "row_index": r.index,
                 "field": r.field,
                 "message": r.message,
-                "raw": jsonable(raw),
+                "raw": _kept(raw),
             }
             for r, raw in zip(rejected, raws, strict=True)
         ],
@@ -288,6 +289,22 @@ async def refusals(what: str = "batch") -> AsyncIterator[None]:
             f"the database refused the {what}; nothing of {pronoun} was stored, "
             f"and sending {pronoun} again is safe"
         ) from error
+
+
+def _kept(raw: Mapping[str, Any]) -> Any:
+    """A rejected row as the quarantine keeps it: as JSON, or, nested too deeply for
+    that, as a shortened text."""
+    try:
+        return jsonable(raw)
+    except RecursionError:
+        return {"unkept": "nested too deeply to keep as JSON", "text": _short(raw)}
+
+
+def _short(value: Any) -> str:
+    """repr of value, at most 8 levels deep and with long strings cut."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring = 8, 200
+    return short.repr(value)
 
 
 def jsonable(value: Any) -> Any:

@@ -109,24 +109,31 @@ def timestamp(
 
 # Magnitudes no argument of the contract needs, whose arithmetic could overflow.
 LARGEST, SMALLEST = 1e15, 1e-15
+# Deeper JSON documents are refused: encoding them for the database would exhaust
+# Python's stack (the standard library's encoder recurses per level).
+MAX_DEPTH = 512
 
 
 def unstorable(value: Any, bounded: bool = False) -> str | None:
     """Why the database would refuse a value (a NUL in a string or key, a non-finite
-    number; bounded: also a magnitude outside [SMALLEST, LARGEST]), or None."""
-    if isinstance(value, str):
-        return "must not contain NUL characters" if "\x00" in value else None
-    if isinstance(value, float):
-        magnitude = abs(value)
-        if not math.isfinite(value):
-            return f"must be a finite number, got {value!r}"
-        if bounded and (magnitude > LARGEST or 0 < magnitude < SMALLEST):
-            return f"is out of range ({value!r}; magnitudes from {SMALLEST} to {LARGEST})"
-        return None
-    if isinstance(value, dict):
-        items: list[Any] = [*value.keys(), *value.values()]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return None
-    return next((p for item in items if (p := unstorable(item, bounded)) is not None), None)
+    number, nesting deeper than MAX_DEPTH; bounded: also a magnitude outside
+    [SMALLEST, LARGEST]), or None. Walked without recursion, so no depth of input
+    can exhaust the stack here."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "must not contain NUL characters"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"must be a finite number, got {item!r}"
+            magnitude = abs(item)
+            if bounded and (magnitude > LARGEST or 0 < magnitude < SMALLEST):
+                return f"is out of range ({item!r}; magnitudes from {SMALLEST} to {LARGEST})"
+        elif isinstance(item, dict | list | tuple):
+            if depth >= MAX_DEPTH:
+                return f"is nested more than {MAX_DEPTH} levels deep"
+            inner = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((part, depth + 1) for part in reversed(inner))
+    return None

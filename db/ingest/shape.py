@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from db.ingest.fields import (
+    MAX_DEPTH,
     RowError,
     integer,
     number,
@@ -87,7 +88,8 @@ class Shape:
             values = columns.get(field.name)
             if values is None:
                 values = [None] * size
-            out = field.fast(values, context)
+            # The fast rules may assume values (min and max of none are errors).
+            out = field.fast(values, context) if size else []
             if out is None:
                 out = self._walk(field, values, context, refused)
             clean[field.column] = out
@@ -251,7 +253,7 @@ def moment(name: str, column: str, *, default_now: bool = False) -> Field:
 
 def document(name: str, column: str) -> Field:
     """Any JSON value or null that Postgres can store: no NUL character and no
-    non-finite number anywhere in it."""
+    non-finite number anywhere in it, nested at most MAX_DEPTH levels."""
 
     def value(raw: Mapping[str, Any], field: str, context: RowContext) -> Any:
         found = raw.get(field)
@@ -265,12 +267,19 @@ def document(name: str, column: str) -> Field:
         if _kinds(values) == {NONE}:
             return values
         try:  # NUL is written as \\u0000; a non-finite number or a non-JSON value raises
-            encoded = json.dumps(values, allow_nan=False)
-        except (TypeError, ValueError):
+            texts = list(map(_strict_json, values))
+        except (TypeError, ValueError, RecursionError):
             return None
-        return None if "\\u0000" in encoded else values
+        # A document nested deeper than MAX_DEPTH is longer than 2 * MAX_DEPTH characters.
+        if max(map(len, texts)) > 2 * MAX_DEPTH or "\\u0000" in "\n".join(texts):
+            return None
+        return values
 
     return Field(name, column, value, fast)
+
+
+def _strict_json(value: Any) -> str:
+    return json.dumps(value, allow_nan=False)
 
 
 def per_value(name: str, column: str, check: Callable[[Mapping[str, Any]], Any]) -> Field:
