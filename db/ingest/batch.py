@@ -117,7 +117,9 @@ class IngestKind:
         fact = self.fact
         if fact is None or fact.rollup is None:
             return None
-        return Feed(source_columns(fact), lambda inserted: appends(fact, inserted))
+        return Feed(
+            source_columns(fact), lambda inserted: appends(fact, inserted), f"rollups:{fact.name}"
+        )
 
     @property
     def conflict_target(self) -> tuple[str, ...] | None:

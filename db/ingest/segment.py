@@ -58,7 +58,7 @@ def _keeping(kept: TableClause) -> Feed:
     def append(inserted: FromClause) -> Sequence[Insert]:
         return [insert(kept).from_select(columns, select(*[inserted.c[c] for c in columns]))]
 
-    return Feed(columns, append)
+    return Feed(columns, append, f"keep:{kept.name}")
 
 
 async def _create(conn: AsyncConnection, kept: TableClause, kind: IngestKind) -> None:
