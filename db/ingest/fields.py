@@ -119,21 +119,29 @@ def unstorable(value: Any, bounded: bool = False) -> str | None:
     number, nesting deeper than MAX_DEPTH; bounded: also a magnitude outside
     [SMALLEST, LARGEST]), or None. Walked without recursion, so no depth of input
     can exhaust the stack here."""
+    if not isinstance(value, dict | list | tuple):  # most values: no walk at all
+        return _scalar_problem(value, bounded)
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "must not contain NUL characters"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return f"must be a finite number, got {item!r}"
-            magnitude = abs(item)
-            if bounded and (magnitude > LARGEST or 0 < magnitude < SMALLEST):
-                return f"is out of range ({item!r}; magnitudes from {SMALLEST} to {LARGEST})"
-        elif isinstance(item, dict | list | tuple):
-            if depth >= MAX_DEPTH:
-                return f"is nested more than {MAX_DEPTH} levels deep"
+        if not isinstance(item, dict | list | tuple):
+            if (problem := _scalar_problem(item, bounded)) is not None:
+                return problem
+        elif depth >= MAX_DEPTH:
+            return f"is nested more than {MAX_DEPTH} levels deep"
+        else:
             inner = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             stack.extend((part, depth + 1) for part in reversed(inner))
+    return None
+
+
+def _scalar_problem(value: Any, bounded: bool) -> str | None:
+    if isinstance(value, str):
+        return "must not contain NUL characters" if "\x00" in value else None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        magnitude = abs(value)
+        if bounded and (magnitude > LARGEST or 0 < magnitude < SMALLEST):
+            return f"is out of range ({value!r}; magnitudes from {SMALLEST} to {LARGEST})"
     return None
