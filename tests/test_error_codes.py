@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import httpx
 
+from db.ingest.fields import MAX_DEPTH
 from gateway.app import create_app
 from resolvers import admin
 from tests.factories import ADMIN_HEADERS, INGEST_PRODUCT_EVENTS, product_event
@@ -78,6 +79,23 @@ async def test_a_nul_in_json_data_rejects_that_row_and_stores_the_rest(gql, now)
     ]
     quarantined = await gql("{ quarantine { totalCount } }")
     assert quarantined["quarantine"]["totalCount"] == 2
+
+
+async def test_a_json_document_too_deep_to_store_rejects_that_row(gql, now):
+    """Past MAX_DEPTH levels a document is refused per row (deeper still, encoding it
+    for the database would exhaust Python's stack), and the row is quarantined."""
+    at = now - timedelta(minutes=1)
+    deep: list = []
+    for _ in range(MAX_DEPTH + 500):
+        deep = [deep]
+    rows = [product_event(at), product_event(at, properties=deep), product_event(at)]
+    result = (await gql(INGEST_PRODUCT_EVENTS, {"events": rows}, now=now))["ingestProductEvents"]
+    assert result["accepted"] == 2
+    [rejected] = result["rejected"]
+    assert (rejected["index"], rejected["field"]) == (1, "properties")
+    assert f"more than {MAX_DEPTH} levels" in rejected["message"]
+    quarantined = await gql("{ quarantine { totalCount } }")
+    assert quarantined["quarantine"]["totalCount"] == 1
 
 
 async def test_client_errors_are_logged_in_one_line_without_a_traceback(gql, caplog):
