@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from db.compaction import compact
+from db.compaction import compact, vacuum_rollups
 from db.engine import Database
 from db.partitions import ensure_partitions
 from db.retention import RetentionReport, drop_expired_raw, drop_expired_rollups
@@ -54,11 +54,21 @@ async def maintain_forever(database: Database, settings: Settings) -> None:
 
 
 async def compact_forever(database: Database, settings: Settings) -> None:
-    """Fold the rollup rows ingest appended, every compaction interval; a failed pass
-    is logged and retried (answers never depend on it, only the rows' count does)."""
+    """Fold the rollup rows ingest appended, every compaction interval, and vacuum the
+    rollup tables after a pass that folded any (db.compaction.vacuum_rollups); a
+    failed pass is logged and retried (answers never depend on it, only the rows'
+    count does)."""
     while True:
         try:
-            await compact(database)
+            await compact_and_vacuum(database)
         except SQLAlchemyError:
             log.exception("rollup compaction failed; retrying later")
         await asyncio.sleep(settings.compaction_interval_seconds)
+
+
+async def compact_and_vacuum(database: Database) -> int:
+    """One compaction pass, then a vacuum of the rollup tables if it folded any keys."""
+    keys = await compact(database)
+    if keys:
+        await vacuum_rollups(database)
+    return keys
