@@ -1,10 +1,12 @@
 """NDJSON bodies of the Tinybird-style events API as checked ingest batches.
 
 Field names are the contract's input fields in snake_case (``event_id``,
-``page_load_time_ms``); camelCase names are accepted as they are. Each
-line becomes the same input object a mutation receives, and goes through
-the same validators (db.ingest), so both paths store and count alike.
-A rejected row's index is its 1-based line number in the body.
+``page_load_time_ms``); camelCase names are accepted as they are. A body
+of snake_case lines is decoded into columns in one msgspec call; any other
+body is parsed line by line into the input objects a mutation receives.
+Either way the rows go through the kind's Shape (db.ingest.shape), so every
+path stores and counts alike. A rejected row's index is its 1-based line
+number in the body.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -94,20 +94,16 @@ def check_lines(kind: IngestKind, lines: list[Line], context: RowContext) -> Che
     """Validate a chunk of lines; rejections carry their line numbers, in file order."""
     numbers = [n for n, row in lines if not isinstance(row, BadLine)]
     rows = [row for _, row in lines if not isinstance(row, BadLine)]
-    bad = [(n, row) for n, row in lines if isinstance(row, BadLine)]
-    return numbered(check_batch(kind, rows, context), numbers, bad)
-
-
-def numbered(
-    checked: CheckedBatch, numbers: Sequence[int], bad: Sequence[tuple[int, BadLine]]
-) -> CheckedBatch:
-    """checked with each rejection's position replaced by its line number (numbers),
-    and the lines that were not rows (bad) rejected too, all in line order."""
+    checked = check_batch(kind, rows, context)
     found = [
         (replace(r, index=numbers[r.index]), raw)
         for r, raw in zip(checked.rejected, checked.rejected_raw, strict=True)
     ]
-    found += [(Rejection(n, row.field, row.message), row.raw) for n, row in bad]
+    found += [
+        (Rejection(n, row.field, row.message), row.raw)
+        for n, row in lines
+        if isinstance(row, BadLine)
+    ]
     found.sort(key=lambda pair: pair[0].index)
     checked.rejected = [r for r, _ in found]
     checked.rejected_raw = [raw for _, raw in found]
