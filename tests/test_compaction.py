@@ -96,12 +96,19 @@ async def _rows_and_keys(db) -> tuple[int, int, int]:
         for grain in PRODUCT_EVENTS.rollup.grains:
             stored = grain.table
             key = [stored.c[name] for name in KEY]
-            rows += await conn.scalar(select(func.count()).select_from(stored))
-            keys += await conn.scalar(
-                select(func.count()).select_from(select(*key).distinct().subquery())
+            # One statement, so the three counts see the same snapshot while the
+            # served gateway's compaction loop commits between our reads.
+            counts = select(
+                select(func.count()).select_from(stored).scalar_subquery(),
+                select(func.count())
+                .select_from(select(*key).distinct().subquery())
+                .scalar_subquery(),
+                select(func.count()).where(stored.c[COMPACTED].is_(False)).scalar_subquery(),
             )
-            waiting = select(func.count()).where(stored.c[COMPACTED].is_(False))
-            pending += await conn.scalar(waiting)
+            grain_rows, grain_keys, grain_pending = (await conn.execute(counts)).one()
+            rows += grain_rows
+            keys += grain_keys
+            pending += grain_pending
     return rows, keys, pending
 
 
