@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.access import AccessMutation, AccessQuery, OperationScope
@@ -17,6 +18,7 @@ from schema.limits import QueryLimits
 from schema.metrics import MetricMutation, MetricQuery
 from schema.models import ModelMutation, ModelQuery
 from schema.products import ProductMutation, ProductQuery
+from schema.scalars import SCALARS
 from schema.storable import StorableArguments
 from schema.subscriptions import Subscription
 from schema.validation import ValidationErrorCodes
@@ -65,6 +67,7 @@ def build_schema() -> strawberry.Schema:
             OperationScope,
             StorableArguments,
         ],
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
 
 
