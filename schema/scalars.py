@@ -16,6 +16,7 @@ from datetime import datetime
 import strawberry
 from dateutil.parser import isoparse
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.types.scalar import ScalarDefinition
 
 
 def parse_datetime(value: object) -> datetime:
@@ -29,11 +30,12 @@ def parse_datetime(value: object) -> datetime:
     except ValueError:
         pass
     try:
-        return isoparse(value)
+        parsed: datetime = isoparse(value)
     except ValueError as error:
         raise StrawberryInputCoercionError(
             f'Value cannot represent a DateTime: "{value}". {error}'
         ) from None
+    return parsed
 
 
 DateTime = strawberry.scalar(
@@ -43,4 +45,4 @@ DateTime = strawberry.scalar(
     parse_value=parse_datetime,
 )
 
-SCALARS = {datetime: DateTime}
+SCALARS: dict[object, ScalarDefinition] = {datetime: DateTime}
