@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.compiler import AggregateQuery, Fact, compile_aggregate, compile_top_errors
-from db.rolled import answerable, rolled_statement
+from db.hash_sets import count_union
+from db.rolled import answerable, counted_sets, rolled_statement
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,18 @@ async def fetch_groups(
     """
     result: dict[str, list[Group]] = defaultdict(list)
     rolled = not raw and answerable(fact, query)
+    sets: list[str] = []
     if rolled:
         statement, values = rolled_statement(fact, query, entity_ids)
         rows = await conn.execute(statement, values)
+        sets = counted_sets(fact, query)
     else:
         rows = await conn.execute(compile_aggregate(fact, query, entity_ids))
     for row in rows.mappings():
         dimensions = tuple(row[f"group_{i}"] for i in range(len(query.group_by)))
         key = row["bucket"] if query.granularity else dimensions[0] if dimensions else None
         values = {name: row[name] for name in query.measures}
+        values |= {name: count_union(values[name]) for name in sets}
         result[row["entity_id"]].append(Group(key, values, dimensions))
     return {entity_id: result.get(entity_id, []) for entity_id in entity_ids}
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     or_,
     select,
     true,
@@ -80,6 +81,12 @@ def _append(fact: Fact, rollup: Rollup, grain: Grain, source: FromClause) -> Ins
     bucket = func.date_trunc(grain.unit, _over(fact.time, fact, source), "UTC")
     entity = _over(fact.entity, fact, source)
     parts = [_over(p.raw, fact, source).label(name) for name, p in rollup.parts.items()]
+    # A dimension's groups hold no totals-only part (a set of users per country, device
+    # and event type would be stored four more times and read by no question).
+    by_dimension = [
+        null().label(name) if p.totals_only else _over(p.raw, fact, source).label(name)
+        for name, p in rollup.parts.items()
+    ]
     groupings = [
         select(
             entity.label("entity"),
@@ -92,7 +99,9 @@ def _append(fact: Fact, rollup: Rollup, grain: Grain, source: FromClause) -> Ins
     for grouping, dimension in fact.dimensions.items() if grain.by_dimension else ():
         key = dimension_value(_over(dimension, fact, source))
         groupings.append(
-            select(entity, literal(grouping), key, bucket, *parts).group_by(entity, key, bucket)
+            select(entity, literal(grouping), key, bucket, *by_dimension).group_by(
+                entity, key, bucket
+            )
         )
     return insert(grain.table).from_select([*KEY, *rollup.parts], union_all(*groupings))
 
@@ -161,9 +170,26 @@ def answerable(fact: Fact, query: AggregateQuery) -> bool:
         and not (query.group_by and query.granularity)
         and not query.filters
         and query.granularity in (None, "hour", "day")
-        and any(name in rollup.measures for name in query.measures)
+        and bool(rolled_measures(rollup, query))
         and bool(plan(_usable(rollup, query), query.start, query.end)[0])
     )
+
+
+def rolled_measures(rollup: Rollup, query: AggregateQuery) -> list[str]:
+    """The question's measures the rollup answers, sorted (the rest come from raw rows):
+    a distinct count only without a dimension, whose groups hold no sets."""
+    return sorted(
+        name
+        for name in query.measures
+        if name in rollup.measures and not (rollup.measures[name].counted_set and query.group_by)
+    )
+
+
+def counted_sets(fact: Fact, query: AggregateQuery) -> list[str]:
+    """The measures of a rolled answer that arrive as sets for the reader to count."""
+    rollup = fact.rollup
+    assert rollup is not None
+    return [n for n in rolled_measures(rollup, query) if rollup.measures[n].counted_set]
 
 
 def _keyed(query: AggregateQuery) -> bool:
@@ -300,21 +326,25 @@ def _shaped(
     assert rollup is not None
     bounds = _Bounds.of(fact, grains, edges)
     keyed = _keyed(query)
-    rolled = sorted(name for name in query.measures if name in rollup.measures)
+    rolled = rolled_measures(rollup, query)
     measures = [rollup.measures[name] for name in rolled]
-    wanted = {p for m in measures for p in m.parts} | ({rollup.rank} if query.group_by else set())
+    sets = {name: m.counted_set for name, m in zip(rolled, measures, strict=True) if m.counted_set}
+    wanted = {p for m in measures for p in m.parts} | set(sets.values())
+    wanted |= {rollup.rank} if query.group_by else set()
     names = sorted(wanted)
     raw = [rollup.parts[n].raw.label(n) for n in names]
     pieces = _pieces(
         fact, query, bounds, lambda stored: [stored.c[n].label(n) for n in names], (raw, [], [])
     )
     partials = union_all(*pieces).subquery("partials")
-    merged = {n: rollup.parts[n].merged(partials.c[n]) for n in names}
+    merged = {n: rollup.parts[n].merged(partials.c[n]) for n in names if n not in sets.values()}
     built = {
         name: rollup.measures[name].build(merged)  # type: ignore[misc]
         for name in rolled
         if rollup.measures[name].build is not None
     }
+    # The group's sets as they are: db.aggregates counts their union (db.hash_sets).
+    built |= {name: func.array_agg(partials.c[part]) for name, part in sets.items()}
     source: FromClause = partials
     for sketch in sorted({m.sketch for m in measures if m.sketch is not None}):
         fractions = {
@@ -325,7 +355,7 @@ def _shaped(
         )
         source = source.outerjoin(percentiles, _same_group(partials, percentiles, keyed))
         built |= {name: func.max(percentiles.c[name]) for name in fractions}
-    exact = sorted(name for name in query.measures if name not in rollup.measures)
+    exact = sorted(query.measures - set(rolled))
     for side in _exact(fact, query, bounds, exact):
         source = source.outerjoin(side, _same_group(partials, side, keyed))
         built |= {c.name: func.max(c) for c in side.c if c.name not in ("entity", "key")}

@@ -29,6 +29,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Index,
+    LargeBinary,
     Table,
     Text,
     cast,
@@ -40,11 +41,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from db import sketch
+from db import hash_sets, sketch
 from db.compiler import rate
 from db.tables import metadata
 
-SUM, MAX, SKETCH = "sum", "max", "sketch"
+SUM, MAX, SKETCH, SET = "sum", "max", "sketch", "set"
 TOTALS = ""  # the grouping of an entity's totals
 KEY = ("entity", "dimension", "group_key", "bucket")  # a rollup row's key (not unique)
 COMPACTED = "compacted"  # whether a row is its key's only one, made by compaction
@@ -60,6 +61,7 @@ class Part:
     merge: str
     type_: TypeEngine[Any]
     source: ColumnElement[Any] | None = None  # the sketched column
+    totals_only: bool = False  # null in the rows of a dimension's groups
 
     def merged(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """This part over many rollup rows (an aggregate), typed as over raw rows.
@@ -70,18 +72,21 @@ class Part:
             return cast(func.sum(column), self.type_)
         if self.merge == MAX:
             return func.max(column)
+        if self.merge == SET:
+            return hash_sets.union(column)
         return sketch.concatenated(column)
 
 
 @dataclass(frozen=True)
 class Rolled:
     """A measure over merged parts and the parts it reads (only those are computed),
-    or a percentile of a sketch part."""
+    or a percentile of a sketch part, or the count of a set part's union."""
 
     parts: tuple[str, ...] = ()
     build: Callable[[Parts], ColumnElement[Any]] | None = None
     sketch: str | None = None
     fraction: float = 0.0
+    counted_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,9 @@ class Grain:
 class Rollup:
     """A fact's hourly rollup: its table, parts, and each rollable measure over parts.
 
-    A measure absent from ``measures`` (an exact distinct count, a mode) has no
-    exact mergeable form: a question asking for it is answered from raw rows.
+    A measure absent from ``measures`` (a mode) has no exact mergeable form: a
+    question asking for it is answered from raw rows, as is a distinct count by
+    dimension (sets are kept for totals only).
     """
 
     grains: tuple[Grain, ...]  # coarsest first
@@ -132,6 +138,17 @@ def max_part(column: ColumnElement[Any]) -> Part:
 def sketch_part(column: ColumnElement[Any]) -> Part:
     """A log-bucket sketch of a column's non-null values (db.sketch)."""
     return Part(sketch.built(column), SKETCH, ARRAY(BigInteger()), source=column)
+
+
+def set_part(column: ColumnElement[str]) -> Part:
+    """The distinct values of a text column, as a set of hashes (db.hash_sets), kept
+    for an entity's totals only (a dimension's groups are answered from raw rows)."""
+    return Part(hash_sets.hash_set(column), SET, LargeBinary(), totals_only=True)
+
+
+def distinct(name: str) -> Rolled:
+    """The count of distinct values of a set part, counted by the reader (db.hash_sets)."""
+    return Rolled(counted_set=name)
 
 
 def mean(total: str, present: str) -> Rolled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,7 +134,13 @@ async def test_questions_the_rollup_cannot_answer_exactly_go_to_raw_rows(now):
     start = now - timedelta(hours=5)
     rollable = frozenset({"total_events"})
     assert answerable(PRODUCT_EVENTS, AggregateQuery(rollable, start, now))
-    assert not answerable(PRODUCT_EVENTS, AggregateQuery(frozenset({"unique_users"}), start, now))
+    users = frozenset({"unique_users"})
+    assert answerable(PRODUCT_EVENTS, AggregateQuery(users, start, now))  # from the sets
+    # A dimension's groups keep no sets: by country, distinct users come from raw rows.
+    two_days = now - timedelta(days=2)
+    by_country = AggregateQuery(users, two_days, now, group_by=("COUNTRY",))
+    assert not answerable(PRODUCT_EVENTS, by_country)
+    assert answerable(PRODUCT_EVENTS, replace(by_country, measures=users | rollable))
     assert not answerable(API_REQUESTS, AggregateQuery(frozenset({"top_error_reason"}), start, now))
     mixed = AggregateQuery(frozenset({"unique_users", "total_events"}), start, now)
     assert answerable(PRODUCT_EVENTS, mixed)

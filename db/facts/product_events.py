@@ -8,12 +8,14 @@ from db.compiler import ErrorLabels, Fact, Measure, distinct_count, percentile, 
 from db.rollups import (
     Rollup,
     count_part,
+    distinct,
     grains,
     mean,
     part,
     present_part,
     quantile,
     ratio,
+    set_part,
     sketch_part,
     sum_part,
 )
@@ -33,9 +35,9 @@ _parts = {
     "api_latency_sketch": sketch_part(t.c.api_latency_ms),
     "duration_sum": sum_part(t.c.duration_ms),
     "duration_n": present_part(t.c.duration_ms),
+    "users": set_part(t.c.user_id),
 }
 
-# Every measure but unique_users: an exact distinct count does not merge.
 ROLLUP = Rollup(
     grains=grains("product_events", _parts),
     parts=_parts,
@@ -48,6 +50,7 @@ ROLLUP = Rollup(
         "avg_api_latency_ms": mean("api_latency_sum", "api_latency_n"),
         "p95_api_latency_ms": quantile("api_latency_sketch", 0.95),
         "avg_duration_ms": mean("duration_sum", "duration_n"),
+        "unique_users": distinct("users"),
     },
     rank="events",
 )
