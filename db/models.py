@@ -1,9 +1,10 @@
 """Model-specific SQL: version and environment lists, and the PSI of drift.
 
 Drift's recent and historical metrics are ordinary aggregates (db.compiler);
-only the population stability index needs its own statement, which cuts the
-historical predictions at their deciles and counts both windows per bin in SQL;
-the shares and the sum are a few lines of Python over ten bins.
+only the population stability index needs its own statement, which reads both
+windows' predicted values in one scan; numpy cuts them at the historical
+deciles and counts the bins, and the shares and the sum are a few lines of
+Python over ten bins.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, case, cast, func, select, true, type_coerce
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, array
+import numpy as np
+from sqlalchemy import Select, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,6 +28,7 @@ from db.tables import predictions as t
 DECILES = [round(0.1 * i, 1) for i in range(1, 10)]
 # An empty bin would make ln(r / h) infinite; the contract floors every share here.
 SHARE_FLOOR = 0.0001
+_JOINED: ColumnElement[bytes] = literal_column("''::bytea")
 
 
 async def versions(
@@ -112,34 +114,6 @@ async def _lists(
     return found
 
 
-def _deciles(value: ColumnElement[Any]) -> ColumnElement[Any]:
-    return func.percentile_cont(array(DECILES)).within_group(value)
-
-
-def _negated(cuts: Any) -> Any:
-    """Per model, the cuts negated and reversed: -q[9], ..., -q[1] (ascending)."""
-    cut = func.unnest(cuts.c.q).table_valued("value", with_ordinality="n").render_derived()
-    return (
-        select(
-            cuts.c.model_id,
-            func.array_agg(aggregate_order_by(-cut.c.value, cut.c.n.desc())).label("q"),
-        )
-        .select_from(cuts.join(cut, true()))
-        .group_by(cuts.c.model_id)
-        .cte("negated")
-    )
-
-
-def _bin(value: ColumnElement[Any], negated: ColumnElement[Any]) -> ColumnElement[int]:
-    """1..10: bin i holds (q[i-1], q[i]], with open outer ends.
-
-    width_bucket(-value, negated) counts the cuts at or above value, so the bin,
-    1 + the cuts below value, is 10 minus it: one call per row in C, where nine
-    comparisons summed cost twice the scan.
-    """
-    return cast(len(DECILES) + 1 - func.width_bucket(-value, negated), Integer)
-
-
 @dataclass(frozen=True)
 class PsiQuestion:
     """Filters, and the historical [start, split) and recent [split, end) windows."""
@@ -154,53 +128,72 @@ async def prediction_psi(
     conn: AsyncConnection, question: PsiQuestion, model_ids: Sequence[str]
 ) -> dict[str, float | None]:
     """Per model, the PSI of predictedValue, recent against historical window; null if
-    either is empty."""
+    either is empty.
+
+    One scan reads each window's predicted values as one string of float8s (8
+    bytes each, big-endian); numpy cuts the historical ones at their deciles and
+    counts both windows per bin. At 1M predictions, a week of one model (23,000)
+    took 28 ms in the former statement, which cut and counted in SQL (the values
+    materialized, sorted by model, sorted again for the deciles, then joined to
+    the cuts and grouped by bin).
+    """
     window = AggregateQuery(frozenset(), question.start, question.end, question.filters)
-    scoped = (
+    recent = t.c.ts >= question.split
+    packed = func.float8send(t.c.predicted_value)
+    statement = (
         select(
             t.c.model_id,
-            t.c.predicted_value.label("value"),
-            (t.c.ts >= question.split).label("recent"),
+            func.string_agg(packed, _JOINED).filter(~recent),
+            func.string_agg(packed, _JOINED).filter(recent),
         )
         .where(*where_clauses(PREDICTIONS, window, model_ids))
-        .cte("scoped")
+        .group_by(t.c.model_id)
     )
-    cuts = (
-        select(scoped.c.model_id, type_coerce(_deciles(scoped.c.value), ARRAY(Float)).label("q"))
-        .where(~scoped.c.recent)
-        .group_by(scoped.c.model_id)
-        .cte("cuts")
-    )
-    negated = _negated(cuts)
-    bin_ = _bin(scoped.c.value, negated.c.q).label("bin")
-    binned = (
-        select(
-            scoped.c.model_id,
-            bin_,
-            func.count().filter(~scoped.c.recent).label("historical"),
-            func.count().filter(scoped.c.recent).label("recent"),
-        )
-        .select_from(scoped.join(negated, negated.c.model_id == scoped.c.model_id))
-        .group_by(scoped.c.model_id, bin_)
-        .subquery("binned")
-    )
-    # Unordered, so the planner hashes the bins; they are summed in bin order below.
-    rows = sorted((await conn.execute(select(binned))).all())
-    counts: dict[str, list[tuple[int, int]]] = {}
-    for model_id, _, historical, recent in rows:
-        counts.setdefault(model_id, []).append((historical, recent))
-    return {model_id: _psi(counts.get(model_id, [])) for model_id in model_ids}
+    found = {m: psi(h, r) for m, h, r in await conn.execute(statement)}
+    return {model_id: found.get(model_id) for model_id in model_ids}
 
 
-def _psi(bins: list[tuple[int, int]]) -> float | None:
-    """sum over bins of (r - h) * ln(r / h), from (historical, recent) counts in bin
-    order; null when either window is empty. A bin empty in both windows is absent
-    from bins: it would add (f - f) * ln(f / f) = 0."""
-    historical, recent = sum(h for h, _ in bins), sum(r for _, r in bins)
+def psi(historical: bytes | None, recent: bytes | None) -> float | None:
+    """The PSI of two windows' values (float8s, big-endian); null when either is empty."""
+    if not historical or not recent:
+        return None
+    old, new = np.frombuffer(historical, ">f8"), np.frombuffer(recent, ">f8")
+    cuts = deciles(old.astype(np.float64))
+    return _psi(_bin_counts(old, cuts), _bin_counts(new, cuts))
+
+
+def deciles(values: Any) -> list[float]:
+    """The continuous deciles of values as Postgres's percentile_cont computes them:
+    the same order statistics and the same arithmetic, to the last bit (a value
+    equal to a cut must fall in the same bin as the contract's SQL puts it)."""
+    last = len(values) - 1
+    positions = [fraction * last for fraction in DECILES]
+    rows = sorted({i for p in positions for i in (math.floor(p), math.ceil(p))})
+    ordered = np.partition(values, rows)
+    cuts = []
+    for position in positions:
+        low, high = math.floor(position), math.ceil(position)
+        first, second = float(ordered[low]), float(ordered[high])
+        # float8_lerp, as percentile_cont: first + (second - first) * proportion.
+        cuts.append(first if low == high else first + (second - first) * (position - low))
+    return cuts
+
+
+def _bin_counts(values: Any, cuts: list[float]) -> list[int]:
+    """Values per bin 1..10, bin i = (q[i-1], q[i]] with open outer ends: a value's bin
+    is 1 + the cuts below it."""
+    below = np.searchsorted(np.asarray(cuts), values, side="left")
+    return [int(n) for n in np.bincount(below, minlength=len(cuts) + 1)]
+
+
+def _psi(historical_counts: list[int], recent_counts: list[int]) -> float | None:
+    """sum over bins of (r - h) * ln(r / h), from each window's counts in bin order;
+    null when either window is empty. A bin empty in both adds (f - f) * ln(1) = 0."""
+    historical, recent = sum(historical_counts), sum(recent_counts)
     if not historical or not recent:
         return None
     total = 0.0
-    for h_count, r_count in bins:
+    for h_count, r_count in zip(historical_counts, recent_counts, strict=True):
         h = max(h_count / historical, SHARE_FLOOR)
         r = max(r_count / recent, SHARE_FLOOR)
         total += (r - h) * math.log(r / h)

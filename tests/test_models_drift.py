@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import numpy as np
 import pytest
+from sqlalchemy import text
 
+from db.models import deciles
 from tests.factories import (
     approx_metrics,
     ingest_predictions,
@@ -156,3 +159,22 @@ async def test_bad_drift_windows_are_clear_errors(gql, now, arguments, argument)
     await ingest_predictions(gql, [prediction(now - timedelta(minutes=1), 1.0)], now)
     [error] = await gql.errors(f'{{ model(id: "eta") {{ drift({arguments}) {{ isDrifting }} }} }}')
     assert error.extensions == {"code": "BAD_USER_INPUT", "argument": argument}
+
+
+async def test_the_deciles_are_percentile_conts_to_the_last_bit(db):
+    """The PSI's cuts are computed beside the database; a value equal to a cut must land
+    in the bin the contract's SQL gives it, so the cuts must equal percentile_cont's."""
+    pick = random.Random(5)
+    samples = [[pick.choice([0.0, 1.5, -2.25])] for _ in range(3)]
+    for size in (2, 3, 7, 10, 11, 101, 997, 2_000):
+        samples.append([pick.uniform(-1e6, 1e6) for _ in range(size)])
+        samples.append([round(pick.lognormvariate(3, 2), pick.randrange(4)) for _ in range(size)])
+    fractions = [round(0.1 * i, 1) for i in range(1, 10)]
+    statement = text(
+        "SELECT percentile_cont(CAST(:fractions AS float8[])) WITHIN GROUP (ORDER BY v)"
+        " FROM unnest(CAST(:values AS float8[])) AS v"
+    )
+    async with db.read() as conn:
+        for values in samples:
+            expected = await conn.scalar(statement, {"fractions": fractions, "values": values})
+            assert deciles(np.array(values)) == expected, len(values)
