@@ -77,6 +77,7 @@ def run(options: argparse.Namespace) -> Results:
             "`ingestProductEvents` (1,000-row batches, 1 client, until compacted)"
         ] = rate
         _step("queries")
+        measure.settle(database.url)
         results.latencies = measure.question_latencies(gateway, database.url, end, options.calls)
         results.trivial_ms, results.trivial_per_second = measure.trivial_queries(gateway, 2_000)
         _step("freshness")
