@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.compiler import AggregateQuery, Fact, compile_aggregate, compile_top_errors
-from db.hash_sets import count_union
+from db.hash_sets import HASH_BYTES, count_union
 from db.rolled import answerable, counted_sets, rolled_statement
 
 
@@ -60,13 +61,35 @@ async def fetch_groups(
         sets = counted_sets(fact, query)
     else:
         rows = await conn.execute(compile_aggregate(fact, query, entity_ids))
+    groups = []
     for row in rows.mappings():
         dimensions = tuple(row[f"group_{i}"] for i in range(len(query.group_by)))
         key = row["bucket"] if query.granularity else dimensions[0] if dimensions else None
         values = {name: row[name] for name in query.measures}
-        values |= {name: count_union(values[name]) for name in sets}
-        result[row["entity_id"]].append(Group(key, values, dimensions))
+        groups.append(Group(key, values, dimensions))
+        result[row["entity_id"]].append(groups[-1])
+    if sets:
+        await _count_sets(groups, sets)
     return {entity_id: result.get(entity_id, []) for entity_id in entity_ids}
+
+
+# Hashes a question may count on the event loop; past it, a worker thread counts them
+# (numpy sorts without the GIL), so one long range does not hold up other requests.
+_COUNT_INLINE = 200_000
+
+
+async def _count_sets(groups: list[Group], names: list[str]) -> None:
+    """Replace each group's sets (db.hash_sets) by the count of their union."""
+
+    def count() -> None:
+        for group in groups:
+            group.values.update({name: count_union(group.values[name]) for name in names})
+
+    stored = sum(len(s or b"") for g in groups for n in names for s in g.values[n] or ())
+    if stored // HASH_BYTES <= _COUNT_INLINE:
+        count()
+    else:
+        await asyncio.to_thread(count)
 
 
 async def fetch_top_errors(

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from db import aggregates
 from db.aggregates import fetch_groups
 from db.compaction import compact
 from db.compiler import AggregateQuery
@@ -135,3 +136,26 @@ async def test_a_totals_row_holds_one_hash_per_distinct_user_and_a_dimension_row
         )
     assert sizes == {key: len(users) for key, users in expected.items()}
     assert dimension_sets == 0
+
+
+async def test_many_hashes_are_counted_off_the_event_loop_to_the_same_answer(db, now, monkeypatch):
+    pick = random.Random(10)
+    made = _rows(pick, now, 800)
+    await ingest_batch(db, PRODUCT_EVENT, made, RowContext(now, timedelta(minutes=5)))
+    question = AggregateQuery(USERS, now - SPAN, now)
+    threads = []
+    real_to_thread = aggregates.asyncio.to_thread
+
+    async def counting_thread(function, /, *args):
+        threads.append(function)
+        return await real_to_thread(function, *args)
+
+    monkeypatch.setattr(aggregates, "_COUNT_INLINE", 0)
+    monkeypatch.setattr(aggregates.asyncio, "to_thread", counting_thread)
+    async with db.read() as conn:
+        answers = await fetch_groups(conn, PRODUCT_EVENTS, question, list(PRODUCTS))
+    expected = _users_by_product(made, now - SPAN, now)
+    assert {p: answers[p][0].values["unique_users"] for p in PRODUCTS} == {
+        p: len(users) for p, users in expected.items()
+    }
+    assert len(threads) == 1
