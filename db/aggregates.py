@@ -85,7 +85,7 @@ async def _count_sets(groups: list[Group], names: list[str]) -> None:
         for group in groups:
             group.values.update({name: count_union(group.values[name]) for name in names})
 
-    stored = sum(len(s or b"") for g in groups for n in names for s in g.values[n] or ())
+    stored = sum(len(g.values[n] or b"") for g in groups for n in names)
     if stored // HASH_BYTES <= _COUNT_INLINE:
         count()
     else:

@@ -43,6 +43,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.compiler import AggregateQuery, Fact, dimension_value, grouped_statement
+from db.hash_sets import joined
 from db.rollups import KEY, TOTALS, Grain, Rollup, aligned
 from db.sketch import entries, quantiles
 
@@ -344,7 +345,7 @@ def _shaped(
         if rollup.measures[name].build is not None
     }
     # The group's sets as they are: db.aggregates counts their union (db.hash_sets).
-    built |= {name: func.array_agg(partials.c[part]) for name, part in sets.items()}
+    built |= {name: joined(partials.c[part]) for name, part in sets.items()}
     source: FromClause = partials
     for sketch in sorted({m.sketch for m in measures if m.sketch is not None}):
         fractions = {
