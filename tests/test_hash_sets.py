@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -159,3 +160,13 @@ async def test_many_hashes_are_counted_off_the_event_loop_to_the_same_answer(db,
         p: len(users) for p, users in expected.items()
     }
     assert len(threads) == 1
+
+
+async def test_a_connection_returns_to_text_results_after_a_rolled_answer(db, now):
+    made = _rows(random.Random(11), now, 200)
+    await ingest_batch(db, PRODUCT_EVENT, made, RowContext(now, timedelta(minutes=5)))
+    async with db.read() as conn:
+        await fetch_groups(conn, PRODUCT_EVENTS, AggregateQuery(USERS, now - SPAN, now), ["shop"])
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver.cursor_factory is psycopg.AsyncCursor
+        assert await conn.scalar(select(func.concat("a", "b"))) == "ab"
