@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.compiler import AggregateQuery, Fact, compile_aggregate, compile_top_errors
 from db.hash_sets import HASH_BYTES, count_union
-from db.rolled import answerable, counted_sets, rolled_statement
+from db.rolled import answerable, counted_sets, percentiles, rolled_statement
+from db.sketch import quantile
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,10 @@ async def fetch_groups(
     result: dict[str, list[Group]] = defaultdict(list)
     rolled = not raw and answerable(fact, query)
     sets: list[str] = []
+    sketches: dict[str, float] = {}
     if rolled:
         statement, values = rolled_statement(fact, query, entity_ids)
-        sets = counted_sets(fact, query)
+        sets, sketches = counted_sets(fact, query), percentiles(fact, query)
         if sets:
             async with binary_results(conn):
                 rows = await conn.execute(statement, values)
@@ -73,6 +75,7 @@ async def fetch_groups(
         dimensions = tuple(row[f"group_{i}"] for i in range(len(query.group_by)))
         key = row["bucket"] if query.granularity else dimensions[0] if dimensions else None
         values = {name: row[name] for name in query.measures}
+        values |= {name: quantile(values[name], at) for name, at in sketches.items()}
         groups.append(Group(key, values, dimensions))
         result[row["entity_id"]].append(groups[-1])
     if sets:

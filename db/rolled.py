@@ -34,7 +34,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -45,7 +44,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.compiler import AggregateQuery, Fact, dimension_value, grouped_statement
 from db.hash_sets import joined
 from db.rollups import KEY, TOTALS, Grain, Rollup, aligned
-from db.sketch import entries, quantiles
 
 Span = tuple[datetime, datetime]
 
@@ -184,6 +182,14 @@ def rolled_measures(rollup: Rollup, query: AggregateQuery) -> list[str]:
         for name in query.measures
         if name in rollup.measures and not (rollup.measures[name].counted_set and query.group_by)
     )
+
+
+def percentiles(fact: Fact, query: AggregateQuery) -> dict[str, float]:
+    """The measures of a rolled answer that arrive as sketches, and their fractions."""
+    rollup = fact.rollup
+    assert rollup is not None
+    measures = {n: rollup.measures[n] for n in rolled_measures(rollup, query)}
+    return {n: m.fraction for n, m in measures.items() if m.sketch}
 
 
 def counted_sets(fact: Fact, query: AggregateQuery) -> list[str]:
@@ -330,7 +336,8 @@ def _shaped(
     rolled = rolled_measures(rollup, query)
     measures = [rollup.measures[name] for name in rolled]
     sets = {name: m.counted_set for name, m in zip(rolled, measures, strict=True) if m.counted_set}
-    wanted = {p for m in measures for p in m.parts} | set(sets.values())
+    sketched = {name: m.sketch for name, m in zip(rolled, measures, strict=True) if m.sketch}
+    wanted = {p for m in measures for p in m.parts} | set(sets.values()) | set(sketched.values())
     wanted |= {rollup.rank} if query.group_by else set()
     names = sorted(wanted)
     raw = [rollup.parts[n].raw.label(n) for n in names]
@@ -346,16 +353,10 @@ def _shaped(
     }
     # The group's sets as they are: db.aggregates counts their union (db.hash_sets).
     built |= {name: joined(partials.c[part]) for name, part in sets.items()}
+    # A percentile's group sketch, its rows' entries one after another: db.aggregates
+    # reads the percentile from it (db.sketch.quantile).
+    built |= {name: func.sketch_cat(partials.c[part]) for name, part in sketched.items()}
     source: FromClause = partials
-    for sketch in sorted({m.sketch for m in measures if m.sketch is not None}):
-        fractions = {
-            name: m.fraction for name, m in zip(rolled, measures, strict=True) if m.sketch == sketch
-        }
-        percentiles = quantiles(
-            _bins(fact, query, bounds, sketch), fractions, ["entity", "key"], f"{sketch}_quantiles"
-        )
-        source = source.outerjoin(percentiles, _same_group(partials, percentiles, keyed))
-        built |= {name: func.max(percentiles.c[name]) for name in fractions}
     exact = sorted(query.measures - set(rolled))
     for side in _exact(fact, query, bounds, exact):
         source = source.outerjoin(side, _same_group(partials, side, keyed))
@@ -384,25 +385,3 @@ def _exact(fact: Fact, query: AggregateQuery, bounds: _Bounds, names: list[str])
         .group_by(fact.entity, *([key] if _keyed(query) else []))
         .subquery("exact")
     ]
-
-
-def _bins(fact: Fact, query: AggregateQuery, bounds: _Bounds, sketch: str) -> Any:
-    """(entity, key, bin, n) rows of one sketch part over the question's spans."""
-    rollup = fact.rollup
-    assert rollup is not None
-    part = rollup.parts[sketch]
-    if part.source is None:
-        raise ValueError(f"{sketch} is not a sketch part")
-    bin_ = func.sketch_bin(part.source)
-    raw = ([bin_.label("bin"), func.count().label("n")], [bin_], [part.source.is_not(None)])
-    pieces = _pieces(fact, query, bounds, lambda stored: [stored.c[sketch]], raw)
-    rollup_pieces = []
-    for piece in pieces[:-1]:
-        stored = piece.subquery()
-        entry, (entry_bin, entry_n) = entries(stored.c[sketch], "bins")
-        rollup_pieces.append(
-            select(stored.c.entity, stored.c.key, entry_bin, entry_n).select_from(
-                stored.join(entry, true())
-            )
-        )
-    return union_all(*rollup_pieces, pieces[-1]).subquery(f"{sketch}_bins")
