@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -119,6 +120,12 @@ class AggregateQuery:
 def rate(numerator: ColumnElement[Any], denominator: ColumnElement[Any]) -> ColumnElement[Any]:
     """numerator / denominator as a float; 0 when the denominator is 0 (contract)."""
     return func.coalesce(cast(numerator, Float) / func.nullif(denominator, 0), 0.0)
+
+
+def bytes_joined(column: ColumnElement[Any]) -> ColumnElement[bytes]:
+    """The aggregate: a group's bytea values one after another (``string_agg``), so
+    many small values reach Python as one (db.hash_sets, the PSI of db.models)."""
+    return func.string_agg(column, literal_column("''::bytea"))
 
 
 def distinct_count(column: ColumnElement[str]) -> ColumnElement[int]:

@@ -16,11 +16,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, case, func, literal_column, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
-from db.compiler import AggregateQuery, FilterValues, where_clauses
+from db.compiler import AggregateQuery, FilterValues, bytes_joined, where_clauses
 from db.facts.predictions import PREDICTIONS
 from db.tables import model_versions
 from db.tables import predictions as t
@@ -28,7 +27,6 @@ from db.tables import predictions as t
 DECILES = [round(0.1 * i, 1) for i in range(1, 10)]
 # An empty bin would make ln(r / h) infinite; the contract floors every share here.
 SHARE_FLOOR = 0.0001
-_JOINED: ColumnElement[bytes] = literal_column("''::bytea")
 
 
 async def versions(
@@ -143,8 +141,8 @@ async def prediction_psi(
     statement = (
         select(
             t.c.model_id,
-            func.string_agg(packed, _JOINED).filter(~recent),
-            func.string_agg(packed, _JOINED).filter(recent),
+            bytes_joined(packed).filter(~recent),
+            bytes_joined(packed).filter(recent),
         )
         .where(*where_clauses(PREDICTIONS, window, model_ids))
         .group_by(t.c.model_id)

@@ -10,8 +10,10 @@ rows it kept (db.ingest.segment).
 A question is split into whole days (daily rollup), whole hours at the edges
 (hourly rollup, totals only) and the minutes left over (raw rows), merged
 part by part in one statement, so the answer is the raw answer (percentiles
-within the sketch's bound). That statement is built once per question shape,
-its times and entity ids left as bind parameters (rolled_statement).
+within the sketch's bound). Percentiles and distinct counts leave the statement
+as a group's sketches and sets, which db.aggregates finishes in Python. That
+statement is built once per question shape, its times and entity ids left as
+bind parameters (rolled_statement).
 """
 
 from __future__ import annotations

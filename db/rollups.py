@@ -66,7 +66,8 @@ class Part:
     def merged(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """This part over many rollup rows (an aggregate), typed as over raw rows.
 
-        Questions read a sketch's bins instead (db.sketch.quantiles).
+        Questions read a group's sketches and sets as they are and finish them in
+        Python instead (db.sketch.quantile, db.hash_sets.count_union).
         """
         if self.merge == SUM:
             return cast(func.sum(column), self.type_)

@@ -36,14 +36,14 @@ def _packed(values: set[int]) -> bytes:
     return b"".join(struct.pack(">Q", v) for v in sorted(values))
 
 
-@given(st.lists(st.sets(st.integers(0, 2**64 - 1), max_size=40) | st.none(), max_size=8))
-def test_the_count_of_a_union_is_the_size_of_the_set_union(sets: list[set[int] | None]) -> None:
-    stored = [None if s is None else _packed(s) for s in sets]
-    assert count_union(stored) == len(set().union(*(s for s in sets if s)))
+@given(st.lists(st.sets(st.integers(0, 2**64 - 1), max_size=40), max_size=8))
+def test_the_count_of_joined_sets_is_the_size_of_their_union(sets: list[set[int]]) -> None:
+    joined = b"".join(_packed(s) for s in sets)  # as the statement joins a group's sets
+    assert count_union(joined) == len(set().union(*sets))
 
 
 def test_no_sets_count_zero() -> None:
-    assert count_union(None) == count_union([]) == count_union([None, b""]) == 0
+    assert count_union(None) == count_union(b"") == 0
 
 
 def _rows(pick: random.Random, now: datetime, count: int) -> list[dict[str, Any]]:

@@ -160,11 +160,6 @@ _PACKED = f"SELECT sketch_norm(({_ENTRIES.format('values')}))"
 _MERGED = text(f"SELECT sketch_norm(({_ENTRIES.format('first')}) || ({_ENTRIES.format('values')}))")
 
 
-def _quantile_of(sketch: Any, fraction: float) -> float | None:
-    """The quantile the compiler reads from a sketch, through db.sketch.quantile."""
-    return quantile(sketch, fraction)
-
-
 def _distributions(pick: random.Random) -> list[list[float]]:
     return [
         [pick.uniform(0, 1000) for _ in range(500)],
@@ -194,11 +189,11 @@ async def test_sketch_percentiles_stay_within_one_percent_of_percentile_cont(db)
             for fraction in (0.0, 0.5, 0.9, 0.95, 0.99, 1.0):
                 expected = percentile_cont(values, fraction)
                 assert expected is not None
-                got = _quantile_of(whole, fraction)
+                got = quantile(whole, fraction)
                 assert math.isclose(got, expected, rel_tol=0.01, abs_tol=0.0), (fraction, values)
-                assert _quantile_of(halves[1] + halves[0], fraction) == got
-        assert _quantile_of([], 0.5) is None
-        assert _quantile_of(None, 0.5) is None
+                assert quantile(halves[1] + halves[0], fraction) == got
+        assert quantile([], 0.5) is None
+        assert quantile(None, 0.5) is None
 
 
 def _values(name: str) -> Any:
