@@ -152,11 +152,17 @@ def dimension_value(column: ColumnElement[Any]) -> ColumnElement[str]:
 
 def where_clauses(fact: Fact, query: AggregateQuery, entity_ids: Sequence[str]) -> list[Any]:
     """Entity, half-open time range and filter conditions shared by every statement."""
-    clauses: list[Any] = [
+    return [
         fact.entity.in_(list(entity_ids)),
         fact.time >= query.start,
         fact.time < query.end,
+        *filter_clauses(fact, query),
     ]
+
+
+def filter_clauses(fact: Fact, query: AggregateQuery) -> list[ColumnElement[bool]]:
+    """The question's filter conditions."""
+    clauses: list[ColumnElement[bool]] = []
     for key, values in query.filters:
         declared = fact.filters[key]
         if isinstance(declared, Predicate):

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Column,
     FromClause,
     Select,
+    String,
     and_,
     bindparam,
     false,
@@ -43,9 +44,15 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.compiler import AggregateQuery, Fact, dimension_value, grouped_statement
+from db.compiler import (
+    AggregateQuery,
+    Fact,
+    dimension_value,
+    filter_clauses,
+    grouped_statement,
+)
 from db.hash_sets import joined
-from db.rollups import KEY, TOTALS, Grain, Rollup, aligned
+from db.rollups import KEY, TOTALS, Grain, Part, Rollup, aligned
 
 Span = tuple[datetime, datetime]
 
@@ -77,15 +84,23 @@ def _over(expression: ColumnElement[Any], fact: Fact, source: FromClause) -> Any
     return visitors.replacement_traverse(expression, {}, swap)
 
 
-def _append(fact: Fact, rollup: Rollup, grain: Grain, source: FromClause) -> Insert:
-    """INSERT the grain's rollup rows of the rows in source, beside the stored ones."""
+def _append(
+    fact: Fact, rollup: Rollup, grain: Grain, source: FromClause, taken_back: bool = False
+) -> Insert:
+    """INSERT the grain's rollup rows of the rows in source, beside the stored ones
+    (taken back: rows that cancel what the rows of source added)."""
     bucket = func.date_trunc(grain.unit, _over(fact.time, fact, source), "UTC")
     entity = _over(fact.entity, fact, source)
-    parts = [_over(p.raw, fact, source).label(name) for name, p in rollup.parts.items()]
+
+    def value(part: Part) -> ColumnElement[Any]:
+        raw = _over(part.raw, fact, source)
+        return part.negated(raw) if taken_back else raw
+
+    parts = [value(p).label(name) for name, p in rollup.parts.items()]
     # A dimension's groups hold no totals-only part (a set of users per country, device
     # and event type would be stored four more times and read by no question).
     by_dimension = [
-        null().label(name) if p.totals_only else _over(p.raw, fact, source).label(name)
+        null().label(name) if p.totals_only else value(p).label(name)
         for name, p in rollup.parts.items()
     ]
     groupings = [
@@ -124,6 +139,19 @@ def appends(fact: Fact, source: FromClause) -> list[Insert]:
     return [_append(fact, rollup, grain, source) for grain in rollup.grains]
 
 
+def changed(fact: Fact, before: FromClause, after: FromClause) -> list[Insert]:
+    """The statements that move the rollups of rows that were updated in place (a
+    prediction's recorded actual): what the rows held before (before) is taken
+    back, what they hold now (after) is added. Both hold the source columns."""
+    if fact.rollup is None:
+        raise ValueError(f"{fact.name} declares no rollup")
+    rollup = fact.rollup
+    return [
+        *(_append(fact, rollup, grain, before, taken_back=True) for grain in rollup.grains),
+        *appends(fact, after),
+    ]
+
+
 def backfill(fact: Fact) -> list[Insert]:
     """The statements that build the fact's rollups from every stored raw row."""
     return appends(fact, fact.entity.table)
@@ -135,7 +163,7 @@ def _usable(rollup: Rollup, query: AggregateQuery) -> tuple[Grain, ...]:
     return tuple(
         grain
         for grain in rollup.grains
-        if (not query.group_by or grain.by_dimension)
+        if (not (query.group_by or query.filters) or grain.by_dimension)
         and (
             query.granularity is None
             or grain.step.total_seconds() <= 3600 * width[query.granularity]
@@ -169,20 +197,48 @@ def answerable(fact: Fact, query: AggregateQuery) -> bool:
         # One dimension, or time buckets, or neither: the shapes the rollups hold.
         and len(query.group_by) <= 1
         and not (query.group_by and query.granularity)
-        and not query.filters
+        and _filtered_rollable(fact, query)
         and query.granularity in (None, "hour", "day")
         and bool(rolled_measures(rollup, query))
         and bool(plan(_usable(rollup, query), query.start, query.end)[0])
     )
 
 
+def _filtered_rollable(fact: Fact, query: AggregateQuery) -> bool:
+    """No filter, or one the rollups hold: values of the one dimension the question
+    groups by, if it groups (a dimension's rows: a filter on "" finds the nulls too,
+    as a breakdown's "" group holds them)."""
+    if not query.filters:
+        return True
+    dimension = filtered_dimension(fact, query)
+    return dimension is not None and query.group_by in ((), (dimension,))
+
+
+def filtered_dimension(fact: Fact, query: AggregateQuery) -> str | None:
+    """The dimension the question's only filter selects values of, if it is one (a
+    text column, whose rollup group key is its value)."""
+    if len(query.filters) != 1:
+        return None
+    key, values = query.filters[0]
+    declared = fact.filters[key]
+    if not values or not isinstance(declared, ColumnElement):
+        return None
+    if not all(isinstance(value, str) for value in values):
+        return None
+    found = [name for name, column in fact.dimensions.items() if column is declared]
+    if not found or not isinstance(declared.type, String):
+        return None
+    return found[0]
+
+
 def rolled_measures(rollup: Rollup, query: AggregateQuery) -> list[str]:
     """The question's measures the rollup answers, sorted (the rest come from raw rows):
-    a distinct count only without a dimension, whose groups hold no sets."""
+    a distinct count only over an entity's totals (a dimension's groups hold no sets)."""
     return sorted(
         name
         for name in query.measures
-        if name in rollup.measures and not (rollup.measures[name].counted_set and query.group_by)
+        if name in rollup.measures
+        and not (rollup.measures[name].counted_set and (query.group_by or query.filters))
     )
 
 
@@ -277,7 +333,7 @@ def _pieces(
 ) -> list[Select[Any]]:
     """One SELECT per rollup span and one grouped SELECT over the raw spans, each of
     (entity, key, *columns); raw holds the raw SELECT's columns, extra GROUP BY and WHERE."""
-    grouping = _dimension(query) or TOTALS
+    grouping = _dimension(query) or filtered_dimension(fact, query) or TOTALS
     selects = []
     for grain, (first, last) in bounds.spans:
         stored = grain.table
@@ -289,9 +345,12 @@ def _pieces(
                 stored.c.dimension == grouping,
                 stored.c.bucket >= first,
                 stored.c.bucket < last,
+                # A filter's values are its dimension's group keys (filtered_dimension).
+                *[stored.c.group_key.in_(list(values)) for _, values in query.filters],
             )
         )
     raw_columns, raw_group, raw_where = raw
+    raw_where = [*raw_where, *filter_clauses(fact, query)]
     edges = or_(false(), *[and_(fact.time >= a, fact.time < b) for a, b in bounds.edges])
     key = _key(query, fact, None)
     selects.append(
@@ -383,7 +442,12 @@ def _exact(fact: Fact, query: AggregateQuery, bounds: _Bounds, names: list[str])
     labelled = [fact.measures[n].expression.label(n) for n in names]
     return [
         select(fact.entity.label("entity"), key.label("key"), *labelled)
-        .where(fact.entity.in_(bounds.ids), fact.time >= bounds.start, fact.time < bounds.end)
+        .where(
+            fact.entity.in_(bounds.ids),
+            fact.time >= bounds.start,
+            fact.time < bounds.end,
+            *filter_clauses(fact, query),
+        )
         .group_by(fact.entity, *([key] if _keyed(query) else []))
         .subquery("exact")
     ]

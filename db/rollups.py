@@ -35,6 +35,7 @@ from sqlalchemy import (
     cast,
     false,
     func,
+    null,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -62,6 +63,16 @@ class Part:
     type_: TypeEngine[Any]
     source: ColumnElement[Any] | None = None  # the sketched column
     totals_only: bool = False  # null in the rows of a dimension's groups
+
+    def negated(self, raw: ColumnElement[Any]) -> ColumnElement[Any]:
+        """This part's aggregate raw, taken back: what a row that changed held before
+        is appended with it, so the key's merge is as if the row had never been.
+        Only sums can be taken back; a maximum stays (its row is still stored)."""
+        if self.merge == SUM:
+            return -raw
+        if self.merge == MAX:
+            return cast(null(), self.type_)
+        raise ValueError(f"a {self.merge} part cannot be taken back")
 
     def merged(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """This part over many rollup rows (an aggregate), typed as over raw rows.
@@ -167,16 +178,25 @@ def quantile(sketch: str, fraction: float) -> Rolled:
     return Rolled(sketch=sketch, fraction=fraction)
 
 
+def root_mean(total: str, present: str) -> Rolled:
+    """The square root of an average (a root mean square from a sum of squares)."""
+    return Rolled((total, present), lambda p: func.sqrt(p[total] / func.nullif(p[present], 0)))
+
+
 def part(name: str) -> Rolled:
     """A measure that is one merged part as it is (a count, a maximum)."""
     return Rolled((name,), lambda p: p[name])
 
 
-def grains(fact_name: str, parts: Mapping[str, Part]) -> tuple[Grain, ...]:
-    """A fact's daily (totals and dimensions) and hourly (totals) rollup tables."""
+def grains(
+    fact_name: str, parts: Mapping[str, Part], *, hourly_dimensions: bool = False
+) -> tuple[Grain, ...]:
+    """A fact's daily (totals and dimensions) and hourly rollup tables; hourly ones
+    hold the totals only, unless the dimensions have so few values that keeping
+    their hours costs little (a model's environments and versions)."""
     return (
         Grain("day", timedelta(days=1), _table(f"{fact_name}_daily", parts), True),
-        Grain("hour", timedelta(hours=1), _table(f"{fact_name}_hourly", parts), False),
+        Grain("hour", timedelta(hours=1), _table(f"{fact_name}_hourly", parts), hourly_dimensions),
     )
 
 

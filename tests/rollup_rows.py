@@ -1,5 +1,6 @@
-"""Product event rollup rows as stored, and as a rebuild from raw rows gives them,
-for tests that check the rollups a writer or compaction left behind."""
+"""A fact's rollup rows (product events unless told) as stored, and as a rebuild from
+raw rows gives them, for tests that check the rollups a writer or compaction left
+behind."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, true
 
+from db.compiler import Fact
 from db.facts.product_events import PRODUCT_EVENTS
 from db.rolled import backfill
 from db.rollups import COMPACTED, KEY
 from db.sketch import entries
 
 
-async def stored_rollup_rows(db) -> dict[tuple[Any, ...], dict[str, Any]]:
+async def stored_rollup_rows(
+    db, fact: Fact = PRODUCT_EVENTS
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Every rollup row by table and key (one per key: a load ends compacted); a sketch
     as its count per bin, since the order and repetition of its entries depend on
     how batches were merged."""
-    rollup = PRODUCT_EVENTS.rollup
+    rollup = fact.rollup
     assert rollup is not None
     sketches = [name for name, part in rollup.parts.items() if part.source is not None]
     found: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -43,16 +47,18 @@ async def stored_rollup_rows(db) -> dict[tuple[Any, ...], dict[str, Any]]:
     return found
 
 
-async def rebuilt_rollup_rows(db) -> dict[tuple[Any, ...], dict[str, Any]]:
+async def rebuilt_rollup_rows(
+    db, fact: Fact = PRODUCT_EVENTS
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """The rollup rows a rebuild from every stored raw row gives."""
-    rollup = PRODUCT_EVENTS.rollup
+    rollup = fact.rollup
     assert rollup is not None
     async with db.write() as conn:
         for grain in rollup.grains:
             await conn.execute(delete(grain.table))
-        for statement in backfill(PRODUCT_EVENTS):
+        for statement in backfill(fact):
             await conn.execute(statement)
-    return await stored_rollup_rows(db)
+    return await stored_rollup_rows(db, fact)
 
 
 def assert_same_rows(loaded: dict[Any, dict[str, Any]], rebuilt: dict[Any, dict[str, Any]]):

@@ -83,6 +83,20 @@ def _questions(fact: Fact, start: datetime, end: datetime) -> list[AggregateQuer
     shapes: list[dict[str, Any]] = [{}, {"granularity": "hour"}, {"granularity": "day"}]
     shapes += [{"group_by": (key,)} for key in fact.dimensions]
     shapes.append({"group_by": (next(iter(fact.dimensions)),), "limit": 2})
+    # A filter on one dimension's values is answered from that dimension's rows; "" also
+    # finds the rows where it is null, as in a breakdown.
+    key, dimension = next(
+        (key, name)
+        for key, declared in fact.filters.items()
+        for name, column in fact.dimensions.items()
+        if column is declared
+    )
+    values = {PRODUCT_EVENTS: ("us",), API_REQUESTS: ("eu",)}[fact]
+    shapes += [
+        {"filters": ((key, values),)},
+        {"filters": ((key, (*values, "")),)},
+        {"filters": ((key, values),), "group_by": (dimension,)},
+    ]
     return [AggregateQuery(every, start, end, **shape) for shape in shapes]
 
 
@@ -93,7 +107,7 @@ def _assert_same(raw: dict[str, list[Group]], rolled: dict[str, list[Group]]) ->
         for exact, from_rollup in zip(groups, rolled[entity], strict=True):
             for name, value in exact.values.items():
                 other = from_rollup.values[name]
-                if value is None or isinstance(value, int | str):
+                if value is None or isinstance(value, int | str | datetime):
                     assert other == value, name
                 elif name in PERCENTILES:
                     assert abs(other - value) <= 0.01 * abs(value), name
@@ -118,14 +132,15 @@ async def test_rollups_answer_every_rollable_question_as_raw_rows_do(db, now):
         for fact, ids in ((PRODUCT_EVENTS, ["shop", "blog", "app"]), (API_REQUESTS, ["/a", "/b"])):
             for question in _questions(fact, start, end):
                 # Breakdowns need a whole UTC day (daily rollups); the rest a whole hour.
-                if not question.group_by or end - start >= timedelta(days=2):
+                if not (question.group_by or question.filters) or end - start >= timedelta(days=2):
                     assert answerable(fact, question)
                 async with db.read() as conn:
                     raw = await fetch_groups(conn, fact, question, ids, raw=True)
                     rolled = await fetch_groups(conn, fact, question, ids)
                 _assert_same(raw, rolled)
                 compared += 1
-    assert compared == 12 * (len(_questions(PRODUCT_EVENTS, now, now)) + 9)
+    shapes = len(_questions(PRODUCT_EVENTS, now, now)) + len(_questions(API_REQUESTS, now, now))
+    assert compared == 12 * shapes
 
 
 async def test_questions_the_rollup_cannot_answer_exactly_go_to_raw_rows(now):
@@ -142,8 +157,14 @@ async def test_questions_the_rollup_cannot_answer_exactly_go_to_raw_rows(now):
     assert not answerable(API_REQUESTS, AggregateQuery(frozenset({"top_error_reason"}), start, now))
     mixed = AggregateQuery(frozenset({"unique_users", "total_events"}), start, now)
     assert answerable(PRODUCT_EVENTS, mixed)
+    # A filter is answered from its dimension's rows, daily only for product events.
     filtered = AggregateQuery(rollable, start, now, (("countries", ("us",)),))
     assert not answerable(PRODUCT_EVENTS, filtered)
+    assert answerable(PRODUCT_EVENTS, replace(filtered, start=two_days))
+    two_filters = (("countries", ("us",)), ("deviceTypes", ("mobile",)))
+    assert not answerable(PRODUCT_EVENTS, AggregateQuery(rollable, two_days, now, two_filters))
+    with_users = AggregateQuery(users | rollable, two_days, now, (("countries", ("us",)),))
+    assert answerable(PRODUCT_EVENTS, with_users)  # users from raw rows beside the rest
     assert not answerable(
         PRODUCT_EVENTS, AggregateQuery(rollable, start, now, granularity="minute")
     )

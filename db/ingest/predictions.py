@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Text, bindparam, case, column, func, select, update
+from sqlalchemy import Float, Text, and_, bindparam, case, column, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,6 +34,8 @@ from db.ingest.batch import (
 from db.ingest.entities import Span, spans, widen
 from db.ingest.fields import RowError, number, required_text
 from db.ingest.shape import RowContext, Shape, document, moment, number_field, text, text_or
+from db.rolled import changed as rolled_changes
+from db.rolled import source_columns
 from db.tables import model_versions, models, predictions
 
 DEFAULT_ENVIRONMENT = "production"
@@ -91,6 +93,12 @@ PREDICTION = IngestKind(
 )
 
 
+# A prediction's rollup rows move with its actual (db.rolled.changed): the UPDATE
+# returns what the rollups read, and the identity finds the row as it was.
+_IDENTITY = ("model_id", "prediction_id", "ts")
+_ROLLED_AND_IDENTITY = tuple(dict.fromkeys([*_IDENTITY, *source_columns(PREDICTIONS)]))
+
+
 @dataclass(frozen=True)
 class _Actual:
     index: int
@@ -127,9 +135,17 @@ async def _apply_actuals(
             predictions.c.actual_value.is_distinct_from(submitted.c.actual_value),
         )
         .values(actual_value=submitted.c.actual_value, actual_at=now)
-        .returning(predictions.c.prediction_id)
+        .returning(*[predictions.c[name] for name in _ROLLED_AND_IDENTITY])
         .cte("changed")
     )
+    # The changed rows as they were: the statement's snapshot is from before the UPDATE.
+    held = (
+        select(*[predictions.c[name] for name in _ROLLED_AND_IDENTITY])
+        .join(changed, and_(*(predictions.c[n] == changed.c[n] for n in _IDENTITY)))
+        .cte("held")
+    )
+    moves = rolled_changes(PREDICTIONS, held, changed)
+    moved = [move.cte(f"rollup_{n}") for n, move in enumerate(moves)]
     before = predictions.c.actual_value
     # Copies that disagree hold no single value before: the actual is new to them.
     uniform = func.count(predictions.c.prediction_id) == func.count(before)
@@ -146,7 +162,7 @@ async def _apply_actuals(
             )
         )
         .group_by(submitted.c.prediction_id)
-        .add_cte(changed)
+        .add_cte(changed, *moved)
     )
     rows = (await conn.execute(statement)).mappings()
     return {row["prediction_id"]: _Stored(row["known"], row["before"]) for row in rows}
