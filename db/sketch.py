@@ -138,11 +138,12 @@ def quantile(sketch: Sequence[int] | None, fraction: float) -> float | None:
     """
     if not sketch:
         return None
-    packed = np.asarray(sketch, dtype=np.int64)
-    bins, where = np.unique(packed >> _COUNT_BITS, return_inverse=True)
-    counts = np.zeros(len(bins), dtype=np.int64)
-    np.add.at(counts, where, packed & _COUNT_MASK)
-    ranks = np.cumsum(counts)
+    # An entry is bin << 32 | count: sorted as integers, they are sorted by bin.
+    packed = np.sort(np.asarray(sketch, dtype=np.int64))
+    bins = packed >> _COUNT_BITS
+    starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
+    bins = bins[starts]
+    ranks = np.cumsum(np.add.reduceat(packed & _COUNT_MASK, starts))
     position = fraction * float(ranks[-1] - 1)
     low, high = math.floor(position), math.ceil(position)
     first = value_of(int(bins[np.searchsorted(ranks, low, side="right")]))
