@@ -63,7 +63,7 @@ async def fetch_groups(
     if rolled:
         statement, values = rolled_statement(fact, query, entity_ids)
         sets, sketches = counted_sets(fact, query), percentiles(fact, query)
-        if sets:
+        if sets or sketches:
             async with binary_results(conn):
                 rows = await conn.execute(statement, values)
         else:

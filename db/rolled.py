@@ -44,6 +44,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from db import sketch
 from db.compiler import (
     AggregateQuery,
     Fact,
@@ -414,9 +415,9 @@ def _shaped(
     }
     # The group's sets as they are: db.aggregates counts their union (db.hash_sets).
     built |= {name: joined(partials.c[part]) for name, part in sets.items()}
-    # A percentile's group sketch, its rows' entries one after another: db.aggregates
-    # reads the percentile from it (db.sketch.quantile).
-    built |= {name: func.sketch_cat(partials.c[part]) for name, part in sketched.items()}
+    # A percentile's group sketch, its rows' entries one after another, as bytes:
+    # db.aggregates reads the percentile from it (db.sketch.quantile).
+    built |= {n: sketch.sent(func.sketch_cat(partials.c[p])) for n, p in sketched.items()}
     source: FromClause = partials
     exact = sorted(query.measures - set(rolled))
     for side in _exact(fact, query, bounds, exact):

@@ -125,7 +125,30 @@ def value_of(bin_: int) -> float:
     return -2 * gamma ** (_NEGATIVE_BINS - bin_) / (gamma + 1)
 
 
-def quantile(sketch: Sequence[int] | None, fraction: float) -> float | None:
+def sent(sketch: ColumnElement[Any]) -> ColumnElement[bytes]:
+    """A sketch as Postgres's binary form of its array (``array_send``): it reaches
+    the gateway as one bytes value that numpy reads in place, instead of a list
+    of Python integers (about 140,000 of them for 20 products' week)."""
+    return func.array_send(sketch)
+
+
+# array_send's form: dimensions, flags, element type; per dimension its length and
+# lower bound; then each entry as its byte length (8) and the bigint, big-endian.
+_HEADER = 12
+_DIMENSION = 8
+_ENTRY = np.dtype([("size", ">i4"), ("entry", ">i8")])
+
+
+def _entries(sketch: bytes | Sequence[int]) -> Any:
+    """A sketch's entries as an int64 array, from array_send's bytes or a sequence."""
+    if not isinstance(sketch, bytes):
+        return np.asarray(sketch, dtype=np.int64)
+    dimensions = int.from_bytes(sketch[:4], "big")
+    offset = _HEADER + _DIMENSION * dimensions
+    return np.frombuffer(sketch, dtype=_ENTRY, offset=offset)["entry"].astype(np.int64)
+
+
+def quantile(sketch: bytes | Sequence[int] | None, fraction: float) -> float | None:
     """The percentile at fraction of a sketch's values (null when it holds none).
 
     Its entries' counts are summed per bin (repeats and all); the two order
@@ -136,10 +159,11 @@ def quantile(sketch: Sequence[int] | None, fraction: float) -> float | None:
     ranking them in SQL took about 40 ms of a 20-product overview at ten million
     events.
     """
-    if not sketch:
+    entries = _entries(sketch) if sketch else ()
+    if not len(entries):
         return None
     # An entry is bin << 32 | count: sorted as integers, they are sorted by bin.
-    packed = np.sort(np.asarray(sketch, dtype=np.int64))
+    packed = np.sort(entries)
     bins = packed >> _COUNT_BITS
     starts = np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
     bins = bins[starts]

@@ -207,12 +207,19 @@ async def test_sketch_percentiles_stay_within_one_percent_of_percentile_cont(db)
                 (await conn.execute(text(_PACKED), {"values": part})).scalar_one() or []
                 for part in (values[:half], values[half:])
             ]
+            # And as the statement sends them: array_send's bytes.
+            sent = (
+                await conn.execute(text(f"SELECT array_send(({_PACKED}))"), {"values": values})
+            ).scalar_one()
             for fraction in (0.0, 0.5, 0.9, 0.95, 0.99, 1.0):
                 expected = percentile_cont(values, fraction)
                 assert expected is not None
                 got = quantile(whole, fraction)
                 assert math.isclose(got, expected, rel_tol=0.01, abs_tol=0.0), (fraction, values)
                 assert quantile(halves[1] + halves[0], fraction) == got
+                assert quantile(sent, fraction) == got
+        empty = (await conn.execute(text("SELECT array_send('{}'::bigint[])"))).scalar_one()
+        assert quantile(empty, 0.5) is None
         assert quantile([], 0.5) is None
         assert quantile(None, 0.5) is None
 
