@@ -1,10 +1,12 @@
 """Model-specific SQL: version and environment lists, and the PSI of drift.
 
-Drift's recent and historical metrics are ordinary aggregates (db.compiler);
-only the population stability index needs its own statement, which reads both
-windows' predicted values in one scan; numpy cuts them at the historical
-deciles and counts the bins, and the shares and the sum are a few lines of
-Python over ten bins.
+Drift's recent and historical metrics are ordinary aggregates (db.compiler,
+from the predictions' rollups where they answer); only the population
+stability index needs its own statement, which reads both windows' predicted
+values: from the hourly rollup rows that keep them and the raw rows at the
+windows' edges, or from raw rows alone when the filters are not ones the
+rollups hold. numpy cuts them at the historical deciles and counts the bins,
+and the shares and the sum are a few lines of Python over ten bins.
 """
 
 from __future__ import annotations
@@ -16,15 +18,25 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db.compiler import AggregateQuery, FilterValues, bytes_joined, where_clauses
+from db.aggregates import binary_results
+from db.compiler import (
+    AggregateQuery,
+    FilterValues,
+    bytes_joined,
+    filter_clauses,
+    where_clauses,
+)
 from db.facts.predictions import PREDICTIONS
+from db.rolled import filtered_dimension, plan
+from db.rollups import TOTALS
 from db.tables import model_versions
 from db.tables import predictions as t
 
 DECILES = [round(0.1 * i, 1) for i in range(1, 10)]
+_VALUES = "predicted_values"  # the hourly rollup part of drift's PSI
 # An empty bin would make ln(r / h) infinite; the contract floors every share here.
 SHARE_FLOOR = 0.0001
 
@@ -135,10 +147,20 @@ async def prediction_psi(
     materialized, sorted by model, sorted again for the deciles, then joined to
     the cuts and grouped by bin).
     """
+    statement = _rolled_psi(question, model_ids)
+    if statement is None:
+        statement = _raw_psi(question, model_ids)
+    async with binary_results(conn):
+        found = {m: psi(h, r) for m, h, r in await conn.execute(statement)}
+    return {model_id: found.get(model_id) for model_id in model_ids}
+
+
+def _raw_psi(question: PsiQuestion, model_ids: Sequence[str]) -> Select[Any]:
+    """Both windows' predicted values, from the raw rows of the whole range."""
     window = AggregateQuery(frozenset(), question.start, question.end, question.filters)
     recent = t.c.ts >= question.split
     packed = func.float8send(t.c.predicted_value)
-    statement = (
+    return (
         select(
             t.c.model_id,
             bytes_joined(packed).filter(~recent),
@@ -147,8 +169,59 @@ async def prediction_psi(
         .where(*where_clauses(PREDICTIONS, window, model_ids))
         .group_by(t.c.model_id)
     )
-    found = {m: psi(h, r) for m, h, r in await conn.execute(statement)}
-    return {model_id: found.get(model_id) for model_id in model_ids}
+
+
+def _rolled_psi(question: PsiQuestion, model_ids: Sequence[str]) -> Select[Any] | None:
+    """Both windows' predicted values from the hourly rollup rows that hold them
+    (db.rollups.values_part) and the raw rows of the minutes at the windows' edges;
+    None when the filters are not ones the rollups hold (then _raw_psi).
+
+    The same values as the raw rows, so the same PSI; a week of one model at ten
+    million predictions is 168 rows of about 11 KB instead of 234,000 index
+    entries (the raw statement took about 50 ms of a 90 ms drift).
+    """
+    rollup = PREDICTIONS.rollup
+    assert rollup is not None
+    query = AggregateQuery(frozenset(), question.start, question.end, question.filters)
+    grouping = filtered_dimension(PREDICTIONS, query)
+    if question.filters and grouping is None:
+        return None
+    hourly = next(grain for grain in rollup.grains if grain.unit == "hour")
+    stored, ids = hourly.table, list(model_ids)
+    chosen = [stored.c.group_key.in_(list(values)) for _, values in question.filters]
+    pieces: list[Select[Any]] = []
+    windows = ((False, question.start, question.split), (True, question.split, question.end))
+    for recent, start, end in windows:
+        spans, edges = plan((hourly,), start, end)
+        pieces += [
+            select(
+                stored.c.entity.label("model_id"),
+                literal(recent).label("recent"),
+                stored.c[_VALUES].label("packed"),
+            ).where(
+                stored.c.entity.in_(ids),
+                stored.c.dimension == (grouping or TOTALS),
+                stored.c.bucket >= first,
+                stored.c.bucket < last,
+                *chosen,
+            )
+            for _, (first, last) in spans
+        ]
+        if edges:
+            at_edges = or_(*[and_(t.c.ts >= first, t.c.ts < last) for first, last in edges])
+            pieces.append(
+                select(t.c.model_id, literal(recent), func.float8send(t.c.predicted_value)).where(
+                    t.c.model_id.in_(ids), at_edges, *filter_clauses(PREDICTIONS, query)
+                )
+            )
+    if not pieces:
+        return None
+    values = union_all(*pieces).subquery("values")
+    return select(
+        values.c.model_id,
+        bytes_joined(values.c.packed).filter(~values.c.recent),
+        bytes_joined(values.c.packed).filter(values.c.recent),
+    ).group_by(values.c.model_id)
 
 
 def psi(historical: bytes | None, recent: bytes | None) -> float | None:

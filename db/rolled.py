@@ -34,7 +34,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    null,
     or_,
     select,
     union_all,
@@ -86,14 +85,22 @@ def _over(expression: ColumnElement[Any], fact: Fact, source: FromClause) -> Any
 
 
 def _append(
-    fact: Fact, rollup: Rollup, grain: Grain, source: FromClause, taken_back: bool = False
+    fact: Fact,
+    rollup: Rollup,
+    grain: Grain,
+    source: FromClause,
+    moved: bool = False,
+    taken_back: bool = False,
 ) -> Insert:
     """INSERT the grain's rollup rows of the rows in source, beside the stored ones
-    (taken back: rows that cancel what the rows of source added)."""
+    (moved: of rows an update changed, the settled parts left out; taken back:
+    rows that cancel what the rows of source added)."""
     bucket = func.date_trunc(grain.unit, _over(fact.time, fact, source), "UTC")
     entity = _over(fact.entity, fact, source)
 
     def value(part: Part) -> ColumnElement[Any]:
+        if not part.kept(grain) or (moved and part.settled):
+            return part.nothing()
         raw = _over(part.raw, fact, source)
         return part.negated(raw) if taken_back else raw
 
@@ -101,7 +108,7 @@ def _append(
     # A dimension's groups hold no totals-only part (a set of users per country, device
     # and event type would be stored four more times and read by no question).
     by_dimension = [
-        null().label(name) if p.totals_only else value(p).label(name)
+        p.nothing().label(name) if p.totals_only else value(p).label(name)
         for name, p in rollup.parts.items()
     ]
     groupings = [
@@ -148,8 +155,9 @@ def changed(fact: Fact, before: FromClause, after: FromClause) -> list[Insert]:
         raise ValueError(f"{fact.name} declares no rollup")
     rollup = fact.rollup
     return [
-        *(_append(fact, rollup, grain, before, taken_back=True) for grain in rollup.grains),
-        *appends(fact, after),
+        _append(fact, rollup, grain, rows, moved=True, taken_back=rows is before)
+        for rows in (before, after)
+        for grain in rollup.grains
     ]
 
 

@@ -43,10 +43,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from db import hash_sets, sketch
-from db.compiler import rate
+from db.compiler import bytes_joined, rate
 from db.tables import metadata
 
-SUM, MAX, SKETCH, SET = "sum", "max", "sketch", "set"
+SUM, MAX, SKETCH, SET, VALUES = "sum", "max", "sketch", "set", "values"
 TOTALS = ""  # the grouping of an entity's totals
 KEY = ("entity", "dimension", "group_key", "bucket")  # a rollup row's key (not unique)
 COMPACTED = "compacted"  # whether a row is its key's only one, made by compaction
@@ -63,6 +63,12 @@ class Part:
     type_: TypeEngine[Any]
     source: ColumnElement[Any] | None = None  # the sketched column
     totals_only: bool = False  # null in the rows of a dimension's groups
+    hourly_only: bool = False  # null in the daily rows
+    settled: bool = False  # of columns an update never changes (moved() leaves it null)
+
+    def kept(self, grain: Grain) -> bool:
+        """Whether rows of grain hold this part (null otherwise)."""
+        return not (self.hourly_only and grain.unit != "hour")
 
     def negated(self, raw: ColumnElement[Any]) -> ColumnElement[Any]:
         """This part's aggregate raw, taken back: what a row that changed held before
@@ -71,8 +77,12 @@ class Part:
         if self.merge == SUM:
             return -raw
         if self.merge == MAX:
-            return cast(null(), self.type_)
+            return self.nothing()
         raise ValueError(f"a {self.merge} part cannot be taken back")
+
+    def nothing(self) -> ColumnElement[Any]:
+        """The part's null, typed (a NULL in a UNION is text otherwise)."""
+        return cast(null(), self.type_)
 
     def merged(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """This part over many rollup rows (an aggregate), typed as over raw rows.
@@ -86,6 +96,8 @@ class Part:
             return func.max(column)
         if self.merge == SET:
             return hash_sets.union(column)
+        if self.merge == VALUES:
+            return bytes_joined(column)
         return sketch.concatenated(column)
 
 
@@ -156,6 +168,17 @@ def set_part(column: ColumnElement[str]) -> Part:
     """The distinct values of a text column, as a set of hashes (db.hash_sets), kept
     for an entity's totals only (a dimension's groups are answered from raw rows)."""
     return Part(hash_sets.hash_set(column), SET, LargeBinary(), totals_only=True)
+
+
+def values_part(column: ColumnElement[Any]) -> Part:
+    """Every non-null value of a float column, 8 bytes each (float8send), one after
+    another in no order: for a statistic that needs the values themselves (the
+    exact deciles of drift's PSI, db.models). Kept in hourly rows only (the PSI's
+    windows end at the clock, so whole days would seldom serve them), and never
+    moved by an update of the row (settled: the column is not one an update sets)."""
+    return Part(
+        bytes_joined(func.float8send(column)), VALUES, LargeBinary(), hourly_only=True, settled=True
+    )
 
 
 def distinct(name: str) -> Rolled:

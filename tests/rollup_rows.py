@@ -5,6 +5,7 @@ behind."""
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 from sqlalchemy import delete, func, select, true
@@ -12,7 +13,7 @@ from sqlalchemy import delete, func, select, true
 from db.compiler import Fact
 from db.facts.product_events import PRODUCT_EVENTS
 from db.rolled import backfill
-from db.rollups import COMPACTED, KEY
+from db.rollups import COMPACTED, KEY, VALUES
 from db.sketch import entries
 
 
@@ -25,6 +26,8 @@ async def stored_rollup_rows(
     rollup = fact.rollup
     assert rollup is not None
     sketches = [name for name, part in rollup.parts.items() if part.source is not None]
+    # Values one after another in no order (db.rollups.values_part): compared sorted.
+    values = [name for name, part in rollup.parts.items() if part.merge == VALUES]
     found: dict[tuple[Any, ...], dict[str, Any]] = {}
     async with db.read() as conn:
         for grain in rollup.grains:
@@ -35,6 +38,9 @@ async def stored_rollup_rows(
                 at = (stored.name, *(row[c.name] for c in key))
                 assert at not in found, f"{at} has more than one row"
                 found[at] = dict(row)
+                for name in values:
+                    packed = found[at][name]
+                    found[at][name] = None if packed is None else sorted(_floats(packed))
             for name in sketches:
                 entry, (bin_, n) = entries(stored.c[name], "bins")
                 binned = (
@@ -59,6 +65,10 @@ async def rebuilt_rollup_rows(
         for statement in backfill(fact):
             await conn.execute(statement)
     return await stored_rollup_rows(db, fact)
+
+
+def _floats(packed: bytes) -> list[float]:
+    return [value for (value,) in struct.iter_unpack(">d", packed)]
 
 
 def assert_same_rows(loaded: dict[Any, dict[str, Any]], rebuilt: dict[Any, dict[str, Any]]):

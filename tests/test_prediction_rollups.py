@@ -17,6 +17,7 @@ from db.facts.predictions import PREDICTIONS
 from db.ingest.batch import ingest_batch
 from db.ingest.predictions import PREDICTION, record_actuals
 from db.ingest.shape import RowContext
+from db.models import PsiQuestion, _raw_psi, _rolled_psi, prediction_psi, psi
 from db.rolled import answerable
 from db.tables import predictions
 from tests.factories import iso
@@ -97,14 +98,20 @@ def _actuals(pick: random.Random, stored: list[dict[str, Any]], count: int) -> l
     ]
 
 
+async def _ingested(db, pick: random.Random, now: datetime, batches: int, size: int) -> list[dict]:
+    """Batches of random predictions, stored; every row sent."""
+    stored: list[dict[str, Any]] = []
+    for _ in range(batches):
+        rows = _predictions(pick, now, size)
+        await ingest_batch(db, PREDICTION, rows, RowContext(now, timedelta(minutes=5)))
+        stored += rows
+    return stored
+
+
 async def test_model_metrics_from_rollups_match_raw_rows_as_actuals_arrive_and_change(db, now):
     pick = random.Random(31)
     context = RowContext(now, timedelta(minutes=5))
-    stored: list[dict[str, Any]] = []
-    for _ in range(3):
-        rows = _predictions(pick, now, 120)
-        await ingest_batch(db, PREDICTION, rows, context)
-        stored += rows
+    stored = await _ingested(db, pick, now, 3, 120)
     compared = await _compare(db, pick, now)
     # New labels, corrected labels (some of them of ids two models share), then again
     # after a compaction, so taken-back rows meet folded ones.
@@ -115,6 +122,42 @@ async def test_model_metrics_from_rollups_match_raw_rows_as_actuals_arrive_and_c
     await record_actuals(db, _actuals(pick, stored, 80), context)
     compared += await _compare(db, pick, now)
     assert compared == 3 * 6 * len(_questions(now, now))
+
+
+async def _psi_both_ways(db, question: PsiQuestion) -> tuple[dict, dict]:
+    rolled_statement = _rolled_psi(question, MODELS)
+    assert rolled_statement is not None
+    async with db.read() as conn:
+        raw = {m: psi(h, r) for m, h, r in await conn.execute(_raw_psi(question, MODELS))}
+        rolled = {m: psi(h, r) for m, h, r in await conn.execute(rolled_statement)}
+        served = await prediction_psi(conn, question, MODELS)
+    assert served == {m: rolled.get(m) for m in MODELS}
+    return raw, rolled
+
+
+async def test_drift_psi_from_hourly_values_and_raw_edges_is_the_raw_rows_psi(db, now):
+    pick = random.Random(3)
+    context = RowContext(now, timedelta(minutes=5))
+    stored = await _ingested(db, pick, now, 2, 300)
+    await compact(db)
+    await record_actuals(db, _actuals(pick, stored, 50), context)  # values stay put
+    compared = 0
+    for _ in range(10):
+        end = now - timedelta(seconds=pick.randrange(0, 6 * 3600))
+        split = end - timedelta(seconds=pick.randrange(1800, 12 * 3600))
+        start = split - timedelta(seconds=pick.randrange(3 * 3600, 40 * 3600))
+        for filters in ((), (("environment", ("production",)),), (("version", ("v1",)),)):
+            raw, rolled = await _psi_both_ways(db, PsiQuestion(filters, start, split, end))
+            assert raw.keys() == rolled.keys()
+            for model, value in raw.items():
+                # The same values in another order: the same deciles, bins and sum.
+                assert value is not None
+                assert rolled[model] == value, (model, filters)
+                compared += 1
+    assert compared >= 40
+    # Two filters are not what the rollups hold: the raw rows answer.
+    both = (("environment", ("production",)), ("version", ("v1",)))
+    assert _rolled_psi(PsiQuestion(both, now - timedelta(hours=30), now, now), MODELS) is None
 
 
 async def test_stored_prediction_rollups_equal_a_rebuild_after_actuals(db, now):

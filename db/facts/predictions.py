@@ -19,6 +19,7 @@ from db.rollups import (
     present_part,
     root_mean,
     sum_part,
+    values_part,
 )
 from db.tables import predictions as t
 
@@ -41,6 +42,8 @@ _parts = {
     "predicted_n": present_part(t.c.predicted_value),
     "actual_sum": sum_part(t.c.actual_value),
     "last_ts": max_part(t.c.ts),
+    # Drift's PSI cuts the historical window at its exact deciles: it reads the values.
+    "predicted_values": values_part(t.c.predicted_value),
 }
 
 ROLLUP = Rollup(
