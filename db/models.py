@@ -30,8 +30,7 @@ from db.compiler import (
     where_clauses,
 )
 from db.facts.predictions import PREDICTIONS
-from db.rolled import filtered_dimension, plan
-from db.rollups import TOTALS
+from db.rolled import filtered_dimension, plan, stored_rows
 from db.tables import model_versions
 from db.tables import predictions as t
 
@@ -183,12 +182,10 @@ def _rolled_psi(question: PsiQuestion, model_ids: Sequence[str]) -> Select[Any] 
     rollup = PREDICTIONS.rollup
     assert rollup is not None
     query = AggregateQuery(frozenset(), question.start, question.end, question.filters)
-    grouping = filtered_dimension(PREDICTIONS, query)
-    if question.filters and grouping is None:
+    if question.filters and filtered_dimension(PREDICTIONS, query) is None:
         return None
     hourly = next(grain for grain in rollup.grains if grain.unit == "hour")
     stored, ids = hourly.table, list(model_ids)
-    chosen = [stored.c.group_key.in_(list(values)) for _, values in question.filters]
     pieces: list[Select[Any]] = []
     windows = ((False, question.start, question.split), (True, question.split, question.end))
     for recent, start, end in windows:
@@ -198,14 +195,8 @@ def _rolled_psi(question: PsiQuestion, model_ids: Sequence[str]) -> Select[Any] 
                 stored.c.entity.label("model_id"),
                 literal(recent).label("recent"),
                 stored.c[_VALUES].label("packed"),
-            ).where(
-                stored.c.entity.in_(ids),
-                stored.c.dimension == (grouping or TOTALS),
-                stored.c.bucket >= first,
-                stored.c.bucket < last,
-                *chosen,
-            )
-            for _, (first, last) in spans
+            ).where(*stored_rows(PREDICTIONS, query, stored, ids, span))
+            for _, span in spans
         ]
         if edges:
             at_edges = or_(*[and_(t.c.ts >= first, t.c.ts < last) for first, last in edges])

@@ -29,6 +29,7 @@ from sqlalchemy import (
     FromClause,
     Select,
     String,
+    Table,
     and_,
     bindparam,
     false,
@@ -333,6 +334,23 @@ def _values(
     return values
 
 
+def stored_rows(
+    fact: Fact, query: AggregateQuery, stored: Table, ids: Any, span: tuple[Any, Any]
+) -> list[ColumnElement[bool]]:
+    """The conditions that pick a question's rollup rows of one span: its entities,
+    its grouping (the dimension it groups or filters by, else the totals) and, for
+    a filter, its values, which are that dimension's group keys (filtered_dimension)."""
+    grouping = _dimension(query) or filtered_dimension(fact, query) or TOTALS
+    first, last = span
+    return [
+        stored.c.entity.in_(ids),
+        stored.c.dimension == grouping,
+        stored.c.bucket >= first,
+        stored.c.bucket < last,
+        *[stored.c.group_key.in_(list(values)) for _, values in query.filters],
+    ]
+
+
 def _pieces(
     fact: Fact,
     query: AggregateQuery,
@@ -342,21 +360,13 @@ def _pieces(
 ) -> list[Select[Any]]:
     """One SELECT per rollup span and one grouped SELECT over the raw spans, each of
     (entity, key, *columns); raw holds the raw SELECT's columns, extra GROUP BY and WHERE."""
-    grouping = _dimension(query) or filtered_dimension(fact, query) or TOTALS
     selects = []
-    for grain, (first, last) in bounds.spans:
+    for grain, span in bounds.spans:
         stored = grain.table
         selects.append(
             select(stored.c.entity, _key(query, fact, stored).label("key"), *stored_columns(stored))
             .select_from(stored)
-            .where(
-                stored.c.entity.in_(bounds.ids),
-                stored.c.dimension == grouping,
-                stored.c.bucket >= first,
-                stored.c.bucket < last,
-                # A filter's values are its dimension's group keys (filtered_dimension).
-                *[stored.c.group_key.in_(list(values)) for _, values in query.filters],
-            )
+            .where(*stored_rows(fact, query, stored, bounds.ids, span))
         )
     raw_columns, raw_group, raw_where = raw
     raw_where = [*raw_where, *filter_clauses(fact, query)]
