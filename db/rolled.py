@@ -8,12 +8,16 @@ and back; `load` runs them once per segment of many chunks, over the inserted
 rows it kept (db.ingest.segment).
 
 A question is split into whole days (daily rollup), whole hours at the edges
-(hourly rollup, totals only) and the minutes left over (raw rows), merged
-part by part in one statement, so the answer is the raw answer (percentiles
-within the sketch's bound). Percentiles and distinct counts leave the statement
-as a group's sketches and sets, which db.aggregates finishes in Python. That
-statement is built once per question shape, its times and entity ids left as
-bind parameters (rolled_statement).
+(hourly rollup) and the minutes left over (raw rows), merged part by part in
+one statement, so the answer is the raw answer (percentiles within the
+sketch's bound). A question grouped or filtered by one dimension reads that
+dimension's rows (stored_rows). Percentiles and distinct counts leave the
+statement as a group's sketches and sets, which db.aggregates finishes in
+Python. That statement is built once per question shape, its times and
+entity ids left as bind parameters (rolled_statement).
+
+Rows updated in place (a prediction's recorded actual) move their rollups
+with changed(): what they held is appended negated, what they hold now added.
 """
 
 from __future__ import annotations

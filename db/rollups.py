@@ -9,10 +9,11 @@ several rows, and every reader merges them. Compaction (db.compaction) folds a
 key's rows into one, flagged ``compacted``, in a single statement, which no
 reader can tell from before. Two grains:
 hourly rows of the totals (timeseries, and the hours at the edges of a
-range) and daily rows of the totals and of each single dimension
-(breakdowns, long ranges). One row per dimension value, not per combination
-of dimensions, keeps them small: a question with filters is answered from
-raw rows instead.
+range; of each dimension too where a fact's dimensions have few values, as a
+model's) and daily rows of the totals and of each single dimension
+(breakdowns, long ranges, a filter on one dimension's values). One row per
+dimension value, not per combination of dimensions, keeps them small: a
+question with filters on two dimensions is answered from raw rows instead.
 """
 
 from __future__ import annotations
