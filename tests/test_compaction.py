@@ -215,3 +215,33 @@ async def test_a_pass_that_folds_rows_vacuums_the_rollup_tables_and_an_idle_one_
     assert all(at is not None and at >= started for at in vacuumed.values()), vacuumed
     assert await compact_and_vacuum(db) == 0  # nothing left to fold: no vacuum
     assert await last_vacuums() == vacuumed
+
+
+async def test_compaction_reads_each_pending_key_by_index_even_when_statistics_say_empty(db, now):
+    """A rollup table analyzed while empty is planned as one row; then a load appends
+    thousands. The compaction must still look its keys up one at a time (then
+    delete by row address), never scan the table once per pending key."""
+    assert PRODUCT_EVENTS.rollup is not None
+    rollup = PRODUCT_EVENTS.rollup
+    async with db.read() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for grain in rollup.grains:
+            await autocommit.execute(text(f'ANALYZE "{grain.table.name}"'))
+    batches = _batches(now, batches=6, size=200)
+    await _ingest(db, now, batches)
+    rows, keys, pending = await _rows_and_keys(db)
+    assert rows == pending > keys
+    async with db.read() as conn:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))  # as compact() runs it
+        for grain in rollup.grains:
+            statement = compaction.compaction(rollup, grain)
+            compiled = statement.compile(
+                dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+            )
+            plan = "\n".join((await conn.execute(text(f"EXPLAIN {compiled}"))).scalars().all())
+            assert "Tid Scan" in plan, plan
+            assert "Join Filter" not in plan, plan  # the key compared row by row
+            assert f"Index Scan using ix_{grain.table.name}_key" in plan, plan
+    assert await compact(db) == keys
+    assert await _rows_and_keys(db) == (keys, keys, 0)
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))
