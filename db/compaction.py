@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, cast, func, literal_column, select, text, true
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    cast,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.types import UserDefinedType
 
@@ -66,7 +76,7 @@ def compaction(rollup: Rollup, grain: Grain, keys: int = KEYS_PER_STATEMENT) -> 
         .lateral("rows")
     )
     located = select(func.array_agg(rows.c.at)).select_from(pending.join(rows, true()))
-    at = literal_column(f'"{stored.name}".ctid')
+    at: ColumnElement[Any] = literal_column(f'"{stored.name}".ctid')
     gone = (
         stored.delete()
         .where(at == func.any(cast(located.scalar_subquery(), ARRAY(_Tid()))))
