@@ -13,6 +13,7 @@ from schema.alerts import AlertMutation, AlertQuery
 from schema.dashboards import DashboardMutation, DashboardQuery
 from schema.endpoints import EndpointMutation, EndpointQuery
 from schema.errors import GatewaySchema, SafeErrors
+from schema.execution import PlainFields
 from schema.insights import InsightQuery
 from schema.limits import QueryLimits
 from schema.metrics import MetricMutation, MetricQuery
@@ -68,6 +69,7 @@ def build_schema() -> strawberry.Schema:
             StorableArguments,
         ],
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=PlainFields,
     )
 
 
