@@ -64,10 +64,11 @@ async def publish(conn: AsyncConnection, kind: str, ids: Iterable[str] | None) -
     await conn.execute(select(func.pg_notify(CHANNEL, payload(kind, ids))))
 
 
-async def publish_ingest(conn: AsyncConnection, kind: str, inserted: Sequence[RowMapping]) -> None:
-    """One notice for a batch's newly stored rows, naming the entities they belong to."""
-    if not inserted:
+async def publish_ingest(conn: AsyncConnection, kind: str, tally: Sequence[RowMapping]) -> None:
+    """One notice for a batch's newly stored rows (their writer's tally, a row per
+    entity), naming the entities they belong to."""
+    if not tally:
         return
     column = ENTITY_COLUMNS.get(kind, "")
-    known = column in inserted[0]
-    await publish(conn, kind, {str(row[column]) for row in inserted} if known else None)
+    known = column in tally[0]
+    await publish(conn, kind, {str(row[column]) for row in tally} if known else None)

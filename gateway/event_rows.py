@@ -14,10 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
-import msgspec
 import orjson
 from strawberry.utils.str_converters import to_camel_case, to_snake_case
 
@@ -29,7 +27,7 @@ from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
 from db.ingest.shape import RowContext
 from gateway.load import check_lines
-from gateway.load_formats import BadLine, Line, ndjson_body
+from gateway.load_formats import BadLine, Line, ndjson_body, object_columns
 
 
 @dataclass(frozen=True)
@@ -89,43 +87,15 @@ def _refusal(source: DataSource, resource: str) -> str:
     return f"this token may not write to {source.resource_field} {resource!r}"
 
 
-_DECODERS: dict[str, msgspec.json.Decoder[list[Any]]] = {}
-
-
-def _line_decoder(source: DataSource) -> msgspec.json.Decoder[list[Any]]:
-    """Decodes a body whose every line is an object of the source's snake_case fields
-    (any other key fails it): the values as JSON gives them, one attribute each."""
-    kind = source.kind.kind
-    if kind not in _DECODERS:
-        _DECODERS[kind] = _decoder(source)
-    return _DECODERS[kind]
-
-
-def _decoder(source: DataSource) -> msgspec.json.Decoder[list[Any]]:
-    names = [to_snake_case(field.name) for field in source.kind.shape.fields]
-    line = msgspec.defstruct(
-        f"{source.kind.kind}_line",
-        [(name, Any, None) for name in names],
-        forbid_unknown_fields=True,
-    )
-    return msgspec.json.Decoder(list[line])  # type: ignore[valid-type]
-
-
 def _columns(body: bytes, source: DataSource) -> dict[str, list[Any]] | None:
     """The body's lines as input columns by contract field name, decoded in one call;
     None unless every line (the last may end in a newline) is one object of the
     source's snake_case fields."""
-    text = body.rstrip()
-    try:
-        lines = _line_decoder(source).decode(b"[" + text.replace(b"\n", b",") + b"]")
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return None  # a line too deep for msgspec is judged line by line
-    if len(lines) != text.count(b"\n") + 1:  # a line held more than one value
+    fields = source.kind.shape.fields
+    snake = object_columns(body, [to_snake_case(field.name) for field in fields])
+    if snake is None:
         return None
-    columns = {
-        field.name: list(map(attrgetter(to_snake_case(field.name)), lines))
-        for field in source.kind.shape.fields
-    }
+    columns = {field.name: snake[to_snake_case(field.name)] for field in fields}
     for name in _BOOLEAN_FIELDS & columns.keys():
         values = columns[name]
         if int in set(map(type, values)):

@@ -32,6 +32,7 @@ from db.ingest.batch import (
     IngestOutcome,
     Rejection,
     check_batch,
+    check_columns,
 )
 from db.ingest.bulk import vacuum_analyze
 from db.ingest.metric_samples import METRIC_SAMPLE
@@ -39,7 +40,15 @@ from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
 from db.ingest.segment import segment
 from db.ingest.shape import RowContext
-from gateway.load_formats import BadLine, Line, LoadError, api_log_lines, ndjson_lines
+from gateway.load_formats import (
+    BadLine,
+    Block,
+    ColumnBlock,
+    Line,
+    LoadError,
+    api_log_lines,
+    ndjson_blocks,
+)
 from gateway.load_progress import progress
 
 # Rows are read, checked and COPYed in chunks, so memory stays bounded. The rollup
@@ -110,6 +119,29 @@ def check_lines(kind: IngestKind, lines: list[Line], context: RowContext) -> Che
     return checked
 
 
+def check_block(kind: IngestKind, block: Block, context: RowContext) -> CheckedBatch:
+    """Validate a block of lines, given as columns or as numbered lines."""
+    if not isinstance(block, ColumnBlock):
+        return check_lines(kind, block, context)
+    checked = check_columns(kind, block.columns, block.raw, context)
+    checked.rejected = [replace(r, index=block.first + r.index) for r in checked.rejected]
+    return checked
+
+
+def _first_line(block: Block) -> int:
+    return block.first if isinstance(block, ColumnBlock) else block[0][0]
+
+
+def ndjson_chunks(handle: IO[bytes], kind: IngestKind) -> Iterator[Block]:
+    """An NDJSON file in chunks of CHUNK_ROWS lines."""
+    return ndjson_blocks(handle, [field.name for field in kind.shape.fields], CHUNK_ROWS)
+
+
+def api_log_chunks(handle: IO[bytes], kind: IngestKind) -> Iterator[Block]:
+    """An API-log CSV file in chunks of CHUNK_ROWS records."""
+    return _chunks(api_log_lines(handle))
+
+
 def _chunks(lines: Iterable[Line]) -> Iterator[list[Line]]:
     chunk: list[Line] = []
     for line in lines:
@@ -123,10 +155,10 @@ def _chunks(lines: Iterable[Line]) -> Iterator[list[Line]]:
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """What to load: the kind, how to read its lines, and the file (size in bytes)."""
+    """What to load: the kind, how to read its chunks, and the file (size in bytes)."""
 
     kind: IngestKind
-    read_lines: Callable[[IO[bytes]], Iterator[Line]]
+    read_chunks: Callable[[IO[bytes], IngestKind], Iterator[Block]]
     path: Path
     size: int
 
@@ -136,16 +168,16 @@ def plan(path: Path, kind_name: str | None, file_format: str) -> LoadPlan:
     if file_format == "ndjson":
         if kind_name is None:
             raise LoadError(f"--kind is required for ndjson; choose one of {', '.join(KINDS)}")
-        kind, read_lines = ingest_kind(kind_name), ndjson_lines
+        kind, read_chunks = ingest_kind(kind_name), ndjson_chunks
     elif file_format == "api-logs-csv":
         if kind_name not in (None, "api-requests"):
             raise LoadError(f"api-logs-csv holds api-requests, not {kind_name}")
-        kind, read_lines = ingest_kind("api-requests"), api_log_lines
+        kind, read_chunks = ingest_kind("api-requests"), api_log_chunks
     else:
         raise LoadError(f"unknown format {file_format!r}; choose one of {', '.join(FORMATS)}")
     if not path.is_file():
         raise LoadError(f"cannot read {path}: not a file")
-    return LoadPlan(kind, read_lines, path, path.stat().st_size)
+    return LoadPlan(kind, read_chunks, path, path.stat().st_size)
 
 
 async def load_file(
@@ -216,7 +248,7 @@ async def _checked_chunks(
 ) -> AsyncGenerator[_Chunk, None]:
     """The file's chunks, checked. The next one is read and checked in a worker thread
     while the caller writes the one before, so Python's work overlaps the database's."""
-    chunks = _chunks(load.read_lines(handle))
+    chunks = load.read_chunks(handle, load.kind)
 
     def read_next() -> asyncio.Future[_Chunk | None]:
         return asyncio.ensure_future(
@@ -233,14 +265,14 @@ async def _checked_chunks(
 
 
 def _next_checked(
-    chunks: Iterator[list[Line]], handle: IO[bytes], kind: IngestKind, future_tolerance: timedelta
+    chunks: Iterator[Block], handle: IO[bytes], kind: IngestKind, future_tolerance: timedelta
 ) -> _Chunk | None:
     """The next chunk, checked against the clock of now; None at the end of the file."""
-    lines = next(chunks, None)
-    if lines is None:
+    block = next(chunks, None)
+    if block is None:
         return None
-    checked = check_lines(kind, lines, RowContext(datetime.now(UTC), future_tolerance))
-    return _Chunk(checked, lines[0][0], handle.tell())
+    checked = check_block(kind, block, RowContext(datetime.now(UTC), future_tolerance))
+    return _Chunk(checked, _first_line(block), handle.tell())
 
 
 async def run_load(

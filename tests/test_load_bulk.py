@@ -196,3 +196,58 @@ async def test_json_documents_are_stored_as_sent(db, now, context):
             )
         )
         assert dict(kinds.all()) == {"doc-5": "null", "doc-absent": "null"}
+
+
+async def test_the_writer_tallies_what_it_inserted_per_entity(db, now):
+    """The writer returns a row per entity of the rows it inserted (duplicates left
+    out): how many, their first and last time, and a product's newest name, of
+    events at the same time the greatest eventId's."""
+    from db.ingest.batch import write_checked
+    from db.ingest.bulk import copy_insert
+
+    context = RowContext(datetime.now(UTC), timedelta(minutes=5))
+    tie = now - timedelta(minutes=3)
+    stored = product_event(now - timedelta(minutes=50), productId="b", productName="old")
+    rows = [
+        product_event(now - timedelta(minutes=40), productId="a", eventId="a-1", productName="A1"),
+        product_event(tie, productId="a", eventId="a-3", productName="A3"),
+        product_event(tie, productId="a", eventId="a-9", productName="A9"),
+        product_event(tie, productId="a", eventId="a-5", productName="A5"),
+        product_event(now - timedelta(minutes=1), productId="a", eventId="a-0"),
+        product_event(now - timedelta(minutes=20), productId="b"),
+        dict(stored),
+    ]
+    async with db.write() as conn:
+        await write_checked(conn, PRODUCT_EVENT, check_batch(PRODUCT_EVENT, [stored], context))
+        checked = check_batch(PRODUCT_EVENT, rows, context)
+        tally = await copy_insert(
+            conn,
+            PRODUCT_EVENT.table,
+            checked.columns,
+            ("product_id", "event_id", "ts"),
+            PRODUCT_EVENT.tally,
+        )
+    expected: dict[str, dict] = {}
+    for row in rows[:-1]:  # the last one was stored before: a duplicate
+        at = datetime.fromisoformat(row["timestamp"])
+        entry = expected.setdefault(
+            row["productId"], {"rows": 0, "first_seen": at, "last_seen": at, "named": []}
+        )
+        entry["rows"] += 1
+        entry["first_seen"], entry["last_seen"] = (
+            min(entry["first_seen"], at),
+            max(entry["last_seen"], at),
+        )
+        if row.get("productName"):
+            entry["named"].append((at, row["eventId"], row["productName"]))
+    got = {r["product_id"]: r for r in tally}
+    assert set(got) == set(expected)
+    for product, entry in expected.items():
+        newest = max(entry["named"], default=(None, None, None))
+        assert got[product]["rows"] == entry["rows"]
+        assert (got[product]["first_seen"], got[product]["last_seen"]) == (
+            entry["first_seen"],
+            entry["last_seen"],
+        )
+        assert (got[product]["name_seen_at"], got[product]["name"]) == (newest[0], newest[2])
+    assert got["a"]["name"] == "A9"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from db.tables import api_requests, metric_samples, product_events, quarantine
 from gateway import load as loader
 from gateway.load import load_file, plan
-from gateway.load_formats import BadLine, LoadError, api_log_lines
+from gateway.load_formats import BadLine, ColumnBlock, LoadError, api_log_lines
 from tests.factories import iso, metric_sample, ndjson, product_event
 
 TOLERANCE = timedelta(minutes=5)
@@ -193,3 +193,41 @@ async def test_api_log_csv_loads_good_lines_despite_bad_ones(db, now, tmp_path):
         ).all()
     assert stored == [("r1", 12.5), ("r2", 30.0), ("r6", 4.0)]
     assert await _quarantined(db) == [("API_REQUEST", n, f) for n, f in shown]
+
+
+async def test_column_blocks_and_line_blocks_reject_and_quarantine_alike(
+    db, now, tmp_path, monkeypatch
+):
+    """A chunk whose every line is an object of the kind's fields is decoded into
+    columns; any other chunk line by line. Both number and quarantine bad rows the
+    same way, with the object the line held."""
+    monkeypatch.setattr(loader, "CHUNK_ROWS", 4)
+    bad_value = product_event(now, durationMs=-1)
+    unknown_field = product_event(now, colour="red")  # read line by line, the key ignored
+    lines = [
+        product_event(now - timedelta(minutes=1)),  # 1, chunk 1: columns
+        bad_value,  # 2
+        product_event(now - timedelta(minutes=2)),  # 3
+        product_event(now - timedelta(minutes=3)),  # 4
+        unknown_field,  # 5, chunk 2: line by line
+        dict(bad_value, eventId="again"),  # 6
+        product_event(now - timedelta(minutes=4)),  # 7
+        product_event(now - timedelta(minutes=5)),  # 8
+    ]
+    path = _write(tmp_path, "events.ndjson", ndjson(lines))
+    with path.open("rb") as handle:
+        blocks = list(loader.ndjson_chunks(handle, loader.KINDS["product-events"]))
+    assert [isinstance(block, ColumnBlock) for block in blocks] == [True, False]
+    summary = await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
+    assert (summary.accepted, summary.rejected) == (6, 2)
+    assert [(r.index, r.field) for r in summary.first_rejections] == [
+        (2, "durationMs"),
+        (6, "durationMs"),
+    ]
+    async with db.read() as conn:
+        kept = (
+            (await conn.execute(select(quarantine.c.raw).order_by(quarantine.c.row_index)))
+            .scalars()
+            .all()
+        )
+    assert kept == [bad_value, dict(bad_value, eventId="again")]

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.facts.api_requests import API_REQUESTS
 from db.ingest.batch import IngestKind
-from db.ingest.entities import spans, widen
+from db.ingest.bulk import Tally
+from db.ingest.entities import widen
 from db.ingest.shape import (
     RowContext,
     Shape,
@@ -52,11 +53,14 @@ API_REQUEST_SHAPE = Shape(
 )
 
 
-async def register_endpoints(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
+async def register_endpoints(conn: AsyncConnection, tally: Sequence[RowMapping]) -> None:
     """Create the endpoints that newly stored requests belong to, or widen their
     first_seen / last_seen; a configured endpoint keeps its configuration."""
-    found = spans((row["endpoint"], row["ts"]) for row in inserted)
-    await widen(conn, endpoints, ("name",), [{"name": k, **v} for k, v in found.items()])
+    entries = [
+        {"name": row["endpoint"], "first_seen": row["first_seen"], "last_seen": row["last_seen"]}
+        for row in tally
+    ]
+    await widen(conn, endpoints, ("name",), entries)
 
 
 API_REQUEST = IngestKind(
@@ -64,7 +68,7 @@ API_REQUEST = IngestKind(
     table=api_requests,
     id_column="request_id",
     shape=API_REQUEST_SHAPE,
-    returning=("endpoint", "ts"),
+    tally=Tally(("endpoint",)),
     register=register_endpoints,
     fact=API_REQUESTS,
 )

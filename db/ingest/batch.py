@@ -2,7 +2,8 @@
 
 A batch is one transaction. Valid rows go in through the one writer
 (db.ingest.bulk: COPY into staging, one ``INSERT ... ON CONFLICT (identity) DO
-NOTHING RETURNING``), so a retried batch stores nothing twice; the identity is
+NOTHING``, whose inserted rows come back tallied per entity), so a retried
+batch stores nothing twice; the identity is
 the fact table's primary key (entity, id, timestamp: see db.tables). Rejected
 rows go to the quarantine in the same transaction, so a database fault leaves
 nothing of the batch behind; the rollups take the inserted rows in the
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from db import notify
 from db.compiler import Fact
 from db.engine import Database
-from db.ingest.bulk import Feed, copy_insert
+from db.ingest.bulk import Feed, Tally, copy_insert, inserted_rows
 from db.ingest.fields import RowError
 from db.ingest.shape import RowContext, Shape, columns_of
 from db.rolled import appends, source_columns
@@ -85,7 +86,9 @@ class IngestKind:
     check of the whole input row that runs first and raises RowError (the
     mutations' refusal of unstorable values and of resources the token may not
     write); id_column None: the rows have no natural id, so nothing is a duplicate;
-    register None: the rows belong to no entity catalog; fact: the declaration
+    tally: what the writer returns of the inserted rows, per entity (register
+    and the live notices read it); register None: the rows belong to no entity
+    catalog; fact: the declaration
     whose rollup takes the inserted rows (in the writer's own statement).
     """
 
@@ -93,7 +96,7 @@ class IngestKind:
     table: Table
     id_column: str | None
     shape: Shape
-    returning: tuple[str, ...]
+    tally: Tally
     register: Register | None
     fact: Fact | None = None
     screen: Screen | None = None
@@ -225,38 +228,31 @@ async def write_checked(
     conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch
 ) -> IngestOutcome:
     """Store a checked batch on conn (the caller owns the transaction)."""
-    inserted = await copy_insert(
-        conn, kind.table, checked.columns, kind.conflict_target, kind.returning, kind.feed
+    tally = await copy_insert(
+        conn, kind.table, checked.columns, kind.conflict_target, kind.tally, kind.feed
     )
-    return await settle(conn, kind, checked, inserted)
+    return await settle(conn, kind, checked, tally)
 
 
 async def settle(
-    conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch, inserted: Sequence[RowMapping]
+    conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch, tally: Sequence[RowMapping]
 ) -> IngestOutcome:
     """After the valid rows went in (and into the rollups, by the same statement):
     register their entities, quarantine the rest, count. Every writer calls this
-    once per batch, in its transaction."""
-    if inserted and kind.register is not None:
-        await kind.register(conn, inserted)
-    await account_inserted(conn, kind, inserted)
+    once per batch, in its transaction, with the writer's tally of what went in."""
+    if tally and kind.register is not None:
+        await kind.register(conn, tally)
+    accepted = inserted_rows(tally)
+    if accepted:
+        await add_rows(conn, kind.table.name, accepted)
     await quarantine_rows(conn, kind.kind, checked.rejected, checked.rejected_raw)
     # Live updates: delivered to every gateway's LISTEN when this transaction commits.
-    await notify.publish_ingest(conn, kind.kind, inserted)
+    await notify.publish_ingest(conn, kind.kind, tally)
     return IngestOutcome(
-        accepted=len(inserted),
-        duplicates=checked.size - len(inserted) + checked.in_batch_duplicates,
+        accepted=accepted,
+        duplicates=checked.size - accepted + checked.in_batch_duplicates,
         rejected=list(checked.rejected),
     )
-
-
-async def account_inserted(
-    conn: AsyncConnection, kind: IngestKind, inserted: Sequence[RowMapping]
-) -> None:
-    """Add a batch's inserted rows to the table's row count."""
-    if not inserted:
-        return
-    await add_rows(conn, kind.table.name, len(inserted))
 
 
 async def ingest_batch(

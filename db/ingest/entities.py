@@ -1,7 +1,8 @@
 """The one entity upsert of every ingest kind: create, or stretch first/last seen.
 
-A kind's ``register`` hook collects, from the rows a batch actually
-inserted, the first and last time each entity was seen, and hands them here.
+A kind's ``register`` hook takes the writer's tally of the rows a batch
+actually inserted (a row per entity with their first and last time: see
+db.ingest.bulk.Tally) and hands the spans here.
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ Span = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
 
 
-def spans(seen_at: Iterable[tuple[K, datetime]]) -> dict[K, Span]:
-    """Per entity key, the first and last time of its (key, time) pairs."""
+def spans(seen: Iterable[tuple[K, datetime, datetime]]) -> dict[K, Span]:
+    """Per entity key, the widest span of its (key, first seen, last seen) triples."""
     found: dict[K, Span] = {}
-    for key, at in seen_at:
+    for key, first, last in seen:
         span = found.get(key)
         if span is None:
-            found[key] = {"first_seen": at, "last_seen": at}
-        elif at < span["first_seen"]:
-            span["first_seen"] = at
-        elif at > span["last_seen"]:
-            span["last_seen"] = at
+            found[key] = {"first_seen": first, "last_seen": last}
+        else:
+            span["first_seen"] = min(span["first_seen"], first)
+            span["last_seen"] = max(span["last_seen"], last)
     return found
 
 

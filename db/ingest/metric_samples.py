@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from db.ingest.batch import IngestKind
+from db.ingest.bulk import Tally
 from db.ingest.fields import RowError
 from db.ingest.shape import Shape, moment, number_field, per_value, text
 from db.tables import metric_samples
@@ -58,6 +59,6 @@ METRIC_SAMPLE = IngestKind(
     table=metric_samples,
     id_column=None,
     shape=METRIC_SAMPLE_SHAPE,
-    returning=("name", "ts"),
+    tally=Tally(("name",)),
     register=None,
 )

@@ -31,6 +31,7 @@ from db.ingest.batch import (
     quarantine_rows,
     refusals,
 )
+from db.ingest.bulk import Tally
 from db.ingest.entities import Span, spans, widen
 from db.ingest.fields import RowError, number, required_text
 from db.ingest.shape import RowContext, Shape, document, moment, number_field, text, text_or
@@ -62,14 +63,15 @@ PREDICTION_SHAPE = Shape(
 )
 
 
-async def register_models(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
-    """Create or widen the models and (model, environment, version) rows just predicted."""
+async def register_models(conn: AsyncConnection, tally: Sequence[RowMapping]) -> None:
+    """Create or widen the models and (model, environment, version) rows just predicted
+    (the tally has a row per version)."""
     found: dict[tuple[str, ...], Span] = spans(
-        pair
-        for row in inserted
-        for pair in (
-            ((row["model_id"],), row["ts"]),
-            ((row["model_id"], row["environment"], row["model_version"]), row["ts"]),
+        (key, row["first_seen"], row["last_seen"])
+        for row in tally
+        for key in (
+            (row["model_id"],),
+            (row["model_id"], row["environment"], row["model_version"]),
         )
     )
     model_rows = [{"id": k[0], **v} for k, v in found.items() if len(k) == 1]
@@ -87,7 +89,7 @@ PREDICTION = IngestKind(
     table=predictions,
     id_column="prediction_id",
     shape=PREDICTION_SHAPE,
-    returning=("model_id", "model_version", "environment", "ts"),
+    tally=Tally(("model_id", "environment", "model_version")),
     register=register_models,
     fact=PREDICTIONS,
 )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, or_
+from sqlalchemy import FromClause, Text, case, func, or_, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from db.facts.product_events import PRODUCT_EVENTS
 from db.ingest.batch import IngestKind
-from db.ingest.entities import spans, widen
+from db.ingest.bulk import Tally
+from db.ingest.entities import widen
 from db.ingest.shape import RowContext, Shape, document, flag, moment, number_field, text
 from db.tables import product_events, products
 
@@ -48,21 +50,31 @@ PRODUCT_EVENT_SHAPE = Shape(
 )
 
 
-async def register_products(conn: AsyncConnection, inserted: Sequence[RowMapping]) -> None:
+def _newest_name(inserted: FromClause) -> dict[str, ColumnElement[Any]]:
+    """Of a product's inserted events that name it, the newest one's name (of
+    events at the same time, the greatest eventId's) and its time."""
+    named = inserted.c.product_name.is_not(None)
+    newest_first = aggregate_order_by(
+        inserted.c.product_name, inserted.c.ts.desc(), inserted.c.event_id.desc()
+    )
+    names = type_coerce(func.array_agg(newest_first).filter(named), ARRAY(Text))
+    return {"name": names[1], "name_seen_at": func.max(inserted.c.ts).filter(named)}
+
+
+async def register_products(conn: AsyncConnection, tally: Sequence[RowMapping]) -> None:
     """Create or widen the products that newly stored events belong to.
 
     A product's name is the productName of its newest event that has one.
     """
-    found = spans((row["product_id"], row["ts"]) for row in inserted)
-    named: dict[str, tuple[datetime | None, str | None]] = {}
-    for row in inserted:
-        name, at, known = row["product_name"], row["ts"], named.get(row["product_id"])
-        if name and (known is None or at >= known[0]):
-            named[row["product_id"]] = (at, name)
     entries = [
-        {"id": k, **v, "name_seen_at": seen_at, "name": name}
-        for k, v in found.items()
-        for seen_at, name in [named.get(k, (None, None))]
+        {
+            "id": row["product_id"],
+            "first_seen": row["first_seen"],
+            "last_seen": row["last_seen"],
+            "name_seen_at": row["name_seen_at"],
+            "name": row["name"],
+        }
+        for row in tally
     ]
     await widen(conn, products, ("id",), entries, _newer_name)
 
@@ -83,7 +95,7 @@ PRODUCT_EVENT = IngestKind(
     table=product_events,
     id_column="event_id",
     shape=PRODUCT_EVENT_SHAPE,
-    returning=("product_id", "ts", "product_name"),
+    tally=Tally(("product_id",), also=_newest_name, reads=("product_name", "event_id")),
     register=register_products,
     fact=PRODUCT_EVENTS,
 )

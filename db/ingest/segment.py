@@ -40,15 +40,10 @@ class Segment:
     async def write(self, checked: CheckedBatch) -> IngestOutcome:
         """Store a checked batch in the segment; its rollups wait for the segment's end."""
         kind = self._kind
-        inserted = await copy_insert(
-            self._conn,
-            kind.table,
-            checked.columns,
-            kind.conflict_target,
-            kind.returning,
-            self._feed,
+        tally = await copy_insert(
+            self._conn, kind.table, checked.columns, kind.conflict_target, kind.tally, self._feed
         )
-        return await settle(self._conn, kind, checked, inserted)
+        return await settle(self._conn, kind, checked, tally)
 
 
 def _keeping(kept: TableClause) -> Feed:
