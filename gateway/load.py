@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from rich.console import Console
+from sqlalchemy import Table
 
 from db.compaction import compact
 from db.engine import Database
@@ -38,7 +39,7 @@ from db.ingest.bulk import vacuum_analyze
 from db.ingest.metric_samples import METRIC_SAMPLE
 from db.ingest.predictions import PREDICTION
 from db.ingest.product_events import PRODUCT_EVENT
-from db.ingest.segment import segment
+from db.ingest.segment import open_segment
 from db.ingest.shape import RowContext
 from gateway.load_formats import (
     BadLine,
@@ -196,25 +197,74 @@ async def load_file(
         raise LoadError(f"cannot read {load.path}: {error.strerror or error}") from None
     with handle:
         async with aclosing(_checked_chunks(load, handle, future_tolerance)) as chunks:
-            chunk = await anext(chunks, None)
-            while chunk is not None:
-                stored, first_line = summary.rows, chunk.first_line
-                try:
-                    async with segment(db, load.kind) as part:
-                        while chunk is not None and summary.rows - stored < SEGMENT_ROWS:
+            ending: _Ending | None = None  # the segment before, adding its rollups
+            try:
+                chunk = await anext(chunks, None)
+                while chunk is not None:
+                    at = _Ending(None, load.kind, summary.rows, chunk.first_line)
+                    try:
+                        part = await open_segment(db, load.kind)
+                    except IngestFailed as error:
+                        await _ended(ending)
+                        raise at.refused() from error
+                    try:
+                        while chunk is not None and summary.rows - at.stored < SEGMENT_ROWS:
                             summary.count(await part.write(chunk.checked))
                             on_progress(chunk.read_to, summary.rows)
                             chunk = await anext(chunks, None)
-                except IngestFailed as error:
-                    raise LoadError(_refused(load.kind, stored, first_line)) from error
+                        await _ended(ending)  # at most one segment ends beside the writes
+                    except BaseException as error:
+                        await part.abandon()
+                        if isinstance(error, IngestFailed):
+                            await _ended(ending)  # a fault before this one is the one to tell
+                            raise at.refused() from error
+                        raise
+                    ending = replace(at, task=asyncio.create_task(part.close()))
+                await _ended(ending)
+            finally:  # the load stopped: the segment before still ends (stored or not)
+                if ending is not None and ending.task is not None:
+                    await asyncio.gather(ending.task, return_exceptions=True)
     if summary.accepted:
-        # Each segment appended its own rollup rows: folded now, as a server would soon.
-        await compact(db)
-        async with db.read() as conn:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await vacuum_analyze(autocommit, load.kind.tables)
+        # Each segment appended its own rollup rows: folded now, as a server would soon,
+        # while the fact table is vacuumed on a second connection (the two touch
+        # different tables; 1M product events: 5.5 s and 3.4 s one after the other).
+        fact, *rollups = load.kind.tables
+        await asyncio.gather(compact(db), _vacuum(db, [fact]))
+        await _vacuum(db, rollups)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+async def _vacuum(db: Database, tables: list[Table]) -> None:
+    if tables:
+        async with db.read() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await vacuum_analyze(autocommit, tables)
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """A segment's end (its rollups and commit) running while the next one writes,
+    with the rows read before it and its first line, to say what a fault left."""
+
+    task: asyncio.Task[None] | None
+    kind: IngestKind
+    stored: int
+    first_line: int
+
+    def refused(self) -> LoadError:
+        """What a fault in this segment leaves, as the load's error."""
+        return LoadError(_refused(self.kind, self.stored, self.first_line))
+
+
+async def _ended(ending: _Ending | None) -> None:
+    """Wait for a segment's end; LoadError when it was refused."""
+    if ending is None or ending.task is None:
+        return
+    try:
+        await ending.task
+    except IngestFailed as error:
+        raise ending.refused() from error
 
 
 def _refused(kind: IngestKind, stored: int, first_line: int) -> str:
@@ -280,7 +330,7 @@ async def run_load(
 ) -> LoadSummary:
     """load_file against the database at url, showing progress on console (a bar on a
     terminal, plain lines otherwise)."""
-    db = Database(url, pool_size=1)
+    db = Database(url, pool_size=1)  # and one overflow: compaction beside a VACUUM
     try:
         with progress(console, load.path.name, load.size) as report:
             return await load_file(db, load, future_tolerance, report)

@@ -61,14 +61,15 @@ async def test_a_load_in_segments_keeps_rollups_equal_to_a_rebuild_and_to_raw_an
     lines = _lines(now, 40)
     lines[5] = dict(lines[1])  # a duplicate in the first segment
     lines[30] = dict(lines[2])  # and one three segments later
+    lines[13] = dict(lines[10])  # and one in the next segment, written while the first ends
     lines[20] = "{not json"
     path = tmp_path / "events.ndjson"
     path.write_text(ndjson(lines))
     summary = await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
 
-    assert (summary.accepted, summary.duplicates, summary.rejected) == (37, 2, 1)
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (36, 3, 1)
     ids, names, kept, counted = await _stored(db)
-    assert len(ids) == counted == 37
+    assert len(ids) == counted == 36
     assert (names, kept) == (["app", "blog", "shop"], [21])
     assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))
 
@@ -80,7 +81,7 @@ async def test_a_load_in_segments_keeps_rollups_equal_to_a_rebuild_and_to_raw_an
             raw = await fetch_groups(conn, PRODUCT_EVENTS, question, names, raw=True)
             rolled = await fetch_groups(conn, PRODUCT_EVENTS, question, names)
         assert rolled == raw
-        assert sum(g.values["total_events"] for groups in raw.values() for g in groups) == 37
+        assert sum(g.values["total_events"] for groups in raw.values() for g in groups) == 36
 
 
 async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_so(
@@ -130,3 +131,29 @@ async def test_a_fault_in_the_first_segment_says_nothing_is_stored(db, now, tmp_
     with pytest.raises(LoadError, match="none of it is stored; loading again is safe"):
         await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
     assert await _stored(db) == ([], [], [], 0)
+
+
+async def test_a_segment_that_fails_to_end_while_the_next_writes_takes_the_next_with_it(
+    db, now, tmp_path, monkeypatch
+):
+    """A segment's end runs while the next segment writes: when that end fails, the
+    next one is rolled back too, and the load names the first segment not stored."""
+    lines = _lines(now, 36)
+    lines[26]["productId"] = "only-in-the-third-segment"
+    path = tmp_path / "events.ndjson"
+    path.write_text(ndjson(lines))
+    ended: list[str] = []
+
+    def second_segment_fails(fact, source):
+        ended.append(fact.name)
+        return [*appends(fact, source), *([text("SELECT 1 / 0")] if len(ended) == 2 else [])]
+
+    monkeypatch.setattr(segments, "appends", second_segment_fails)
+    with pytest.raises(LoadError) as refused:
+        await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
+    assert "rows from line 13 on, so none from there is stored" in str(refused.value)
+    ids, names, _, counted = await _stored(db)
+    assert sorted(ids) == sorted(r["eventId"] for r in lines[:12])
+    assert counted == 12
+    assert "only-in-the-third-segment" not in names
+    assert_same_rows(await stored_rollup_rows(db), await rebuilt_rollup_rows(db))

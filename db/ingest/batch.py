@@ -235,24 +235,37 @@ async def write_checked(
 
 
 async def settle(
-    conn: AsyncConnection, kind: IngestKind, checked: CheckedBatch, tally: Sequence[RowMapping]
+    conn: AsyncConnection,
+    kind: IngestKind,
+    checked: CheckedBatch,
+    tally: Sequence[RowMapping],
+    recorded: bool = True,
 ) -> IngestOutcome:
     """After the valid rows went in (and into the rollups, by the same statement):
-    register their entities, quarantine the rest, count. Every writer calls this
-    once per batch, in its transaction, with the writer's tally of what went in."""
-    if tally and kind.register is not None:
-        await kind.register(conn, tally)
-    accepted = inserted_rows(tally)
-    if accepted:
-        await add_rows(conn, kind.table.name, accepted)
+    record them (unless the caller records a larger tally later, in the same
+    transaction), quarantine the rest, count. Every writer calls this once per
+    batch, in its transaction, with the writer's tally of what went in."""
+    if recorded:
+        await record(conn, kind, tally)
     await quarantine_rows(conn, kind.kind, checked.rejected, checked.rejected_raw)
-    # Live updates: delivered to every gateway's LISTEN when this transaction commits.
-    await notify.publish_ingest(conn, kind.kind, tally)
+    accepted = inserted_rows(tally)
     return IngestOutcome(
         accepted=accepted,
         duplicates=checked.size - accepted + checked.in_batch_duplicates,
         rejected=list(checked.rejected),
     )
+
+
+async def record(conn: AsyncConnection, kind: IngestKind, tally: Sequence[RowMapping]) -> None:
+    """Register the entities of inserted rows, add them to the row count and tell the
+    live watchers, from their tally."""
+    if tally and kind.register is not None:
+        await kind.register(conn, tally)
+    accepted = inserted_rows(tally)
+    if accepted:
+        await add_rows(conn, kind.table.name, accepted)
+    # Live updates: delivered to every gateway's LISTEN when this transaction commits.
+    await notify.publish_ingest(conn, kind.kind, tally)
 
 
 async def ingest_batch(
