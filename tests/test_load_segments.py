@@ -41,6 +41,17 @@ def _lines(now, count: int) -> list[Any]:
     return rows
 
 
+def _second_segment_fails():
+    """segment.appends as it is, then a real database error, in the second segment only."""
+    ended: list[str] = []
+
+    def appending(fact, source):
+        ended.append(fact.name)
+        return [*appends(fact, source), *([text("SELECT 1 / 0")] if len(ended) == 2 else [])]
+
+    return appending
+
+
 async def _stored(db) -> tuple[list[str], list[str], list[int], int]:
     """Stored event ids, registered products, quarantined line numbers, counted rows."""
     async with db.read() as conn:
@@ -93,15 +104,7 @@ async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_
     lines[18]["productId"] = "only-in-the-second-segment"
     path = tmp_path / "events.ndjson"
     path.write_text(ndjson(lines))
-    segments_ended: list[str] = []
-
-    def second_segment_fails(fact, source):
-        """The real appends, then a real database error, in the second segment only."""
-        segments_ended.append(fact.name)
-        failing = [text("SELECT 1 / 0")] if len(segments_ended) == 2 else []
-        return [*appends(fact, source), *failing]
-
-    monkeypatch.setattr(segments, "appends", second_segment_fails)
+    monkeypatch.setattr(segments, "appends", _second_segment_fails())
     with pytest.raises(LoadError) as refused:
         await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
     said = str(refused.value)
@@ -142,13 +145,7 @@ async def test_a_segment_that_fails_to_end_while_the_next_writes_takes_the_next_
     lines[26]["productId"] = "only-in-the-third-segment"
     path = tmp_path / "events.ndjson"
     path.write_text(ndjson(lines))
-    ended: list[str] = []
-
-    def second_segment_fails(fact, source):
-        ended.append(fact.name)
-        return [*appends(fact, source), *([text("SELECT 1 / 0")] if len(ended) == 2 else [])]
-
-    monkeypatch.setattr(segments, "appends", second_segment_fails)
+    monkeypatch.setattr(segments, "appends", _second_segment_fails())
     with pytest.raises(LoadError) as refused:
         await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
     assert "rows from line 13 on, so none from there is stored" in str(refused.value)
