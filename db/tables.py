@@ -40,6 +40,16 @@ def _ts(name: str, nullable: bool = False) -> Column[object]:
 
 # ------------------------------------------------------------------ products
 
+# The columns the product events' rollups are computed from, besides the product,
+# the time and the dimensions (tests/test_fact_declarations.py keeps them so).
+PRODUCT_EVENTS_COVERED = (
+    "is_error",
+    "page_load_time_ms",
+    "api_latency_ms",
+    "duration_ms",
+    "user_id",
+)
+
 product_events = Table(
     "product_events",
     metadata,
@@ -60,7 +70,9 @@ product_events = Table(
     Column("country", Text),
     Column("properties", JSONB),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index(None, "product_id", "ts"),
+    # Covering: the raw edges of a question answered from rollups are read from the
+    # index alone (migration 0011).
+    Index(None, "product_id", "ts", postgresql_include=list(PRODUCT_EVENTS_COVERED)),
     Index(None, "product_id", "user_id", "ts"),  # funnels
     PrimaryKeyConstraint("product_id", "event_id", "ts"),
     postgresql_partition_by="RANGE (ts)",

@@ -56,3 +56,21 @@ def test_aggregations_are_exactly_the_metric_sample_measures() -> None:
     served = _served("Aggregation")
     assert isinstance(served, GraphQLEnumType)
     assert set(served.values) == {a.name for a in Aggregation}
+
+
+def test_the_product_events_index_covers_every_column_their_rollups_read() -> None:
+    """The raw edges of a rolled question are read from the (product_id, ts) index
+    alone only while it includes every column the rollups read besides the product,
+    the time and the dimensions (a breakdown's edges read their dimension from the
+    heap)."""
+    from db.facts.product_events import PRODUCT_EVENTS
+    from db.rolled import source_columns
+    from db.tables import PRODUCT_EVENTS_COVERED, product_events
+
+    dimensions = {column.name for column in PRODUCT_EVENTS.dimensions.values()}
+    read = set(source_columns(PRODUCT_EVENTS)) - dimensions - {"product_id", "ts"}
+    assert set(PRODUCT_EVENTS_COVERED) == read
+    (index,) = [
+        i for i in product_events.indexes if [c.name for c in i.columns] == ["product_id", "ts"]
+    ]
+    assert index.dialect_options["postgresql"]["include"] == list(PRODUCT_EVENTS_COVERED)
