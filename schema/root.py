@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -23,6 +23,7 @@ from schema.scalars import SCALARS
 from schema.storable import StorableArguments
 from schema.subscriptions import Subscription
 from schema.validation import ValidationErrorCodes
+from schema.validation_shapes import ShapeValidationCache
 
 Query = merge_types(
     "Query",
@@ -63,7 +64,7 @@ def build_schema() -> strawberry.Schema:
             SafeErrors,
             QueryLimits,
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            ShapeValidationCache,
             ValidationErrorCodes,
             OperationScope,
             StorableArguments,
