@@ -40,14 +40,18 @@ def _ts(name: str, nullable: bool = False) -> Column[object]:
 
 # ------------------------------------------------------------------ products
 
-# The columns the product events' rollups are computed from, besides the product,
-# the time and the dimensions (tests/test_fact_declarations.py keeps them so).
+# The columns the product events' rollups are computed from, besides the product and
+# the time (tests/test_fact_declarations.py keeps them so).
 PRODUCT_EVENTS_COVERED = (
     "is_error",
     "page_load_time_ms",
     "api_latency_ms",
     "duration_ms",
     "user_id",
+    "country",
+    "device_type",
+    "event_type",
+    "source",
 )
 
 product_events = Table(
