@@ -41,6 +41,15 @@ def _lines(now, count: int) -> list[Any]:
     return rows
 
 
+async def _refused_load(db, tmp_path, lines: list[Any]) -> tuple[str, Any]:
+    """Load the lines as a file, which must fail: the message, and the file."""
+    path = tmp_path / "events.ndjson"
+    path.write_text(ndjson(lines))
+    with pytest.raises(LoadError) as refused:
+        await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
+    return str(refused.value), path
+
+
 def _second_segment_fails():
     """segment.appends as it is, then a real database error, in the second segment only."""
     ended: list[str] = []
@@ -102,12 +111,8 @@ async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_
     lines[3] = "[1]"  # quarantined with the first segment (lines 1-12)
     lines[14] = "[2]"  # and with the second (lines 13-24), which fails
     lines[18]["productId"] = "only-in-the-second-segment"
-    path = tmp_path / "events.ndjson"
-    path.write_text(ndjson(lines))
     monkeypatch.setattr(segments, "appends", _second_segment_fails())
-    with pytest.raises(LoadError) as refused:
-        await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
-    said = str(refused.value)
+    said, path = await _refused_load(db, tmp_path, lines)
     assert "rows from line 13 on, so none from there is stored" in said
     assert "the 12 rows before line 13 are" in said
     assert "loading the file again is safe" in said
@@ -143,12 +148,9 @@ async def test_a_segment_that_fails_to_end_while_the_next_writes_takes_the_next_
     next one is rolled back too, and the load names the first segment not stored."""
     lines = _lines(now, 36)
     lines[26]["productId"] = "only-in-the-third-segment"
-    path = tmp_path / "events.ndjson"
-    path.write_text(ndjson(lines))
     monkeypatch.setattr(segments, "appends", _second_segment_fails())
-    with pytest.raises(LoadError) as refused:
-        await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
-    assert "rows from line 13 on, so none from there is stored" in str(refused.value)
+    said, _ = await _refused_load(db, tmp_path, lines)
+    assert "rows from line 13 on, so none from there is stored" in said
     ids, names, _, counted = await _stored(db)
     assert sorted(ids) == sorted(r["eventId"] for r in lines[:12])
     assert counted == 12
