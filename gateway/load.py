@@ -2,8 +2,11 @@
 
 Every row goes through the same validation as the mutations and is written
 in chunks of CHUNK_ROWS; SEGMENT_ROWS rows of chunks make one transaction
-that adds them to the rollups once, at its end (db.ingest.segment); the
-rollups are compacted when the file is loaded (db.compaction). A bad line
+that adds them to the rollups once, at its end (db.ingest.segment), while
+the next segment writes on a second connection; the rollups are compacted
+when the file is loaded (db.compaction), beside the fact table's VACUUM. A
+chunk of clean NDJSON lines is decoded into columns in one msgspec call
+(gateway.load_formats.ndjson_blocks), other chunks line by line. A bad line
 never stops the load: it is counted, quarantined and, for the first few,
 shown. A rejected row's index is its 1-based line number in the file (the
 mutations' index is the 0-based position in the submitted list instead).
