@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import AsyncCursor
 from psycopg.pq import Format
@@ -20,12 +21,12 @@ from db.rolled import answerable, counted_sets, percentiles, rolled_statement
 from db.sketch import quantile
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     """One row of an answer and its measures.
 
     ``key`` is the bucket of a timeseries, else the first dimension value (None
-    when ungrouped); ``dimensions`` holds every group_by value in order.
+    when ungrouped); ``dimensions`` holds every group_by value in order. A named
+    tuple, not a frozen dataclass: made once per row, it costs half as much.
     """
 
     key: Any
@@ -70,17 +71,34 @@ async def fetch_groups(
             rows = await conn.execute(statement, values)
     else:
         rows = await conn.execute(compile_aggregate(fact, query, entity_ids))
-    groups = []
-    for row in rows.mappings():
-        dimensions = tuple(row[f"group_{i}"] for i in range(len(query.group_by)))
-        key = row["bucket"] if query.granularity else dimensions[0] if dimensions else None
-        values = {name: row[name] for name in query.measures}
-        values |= {name: quantile(values[name], at) for name, at in sketches.items()}
-        groups.append(Group(key, values, dimensions))
-        result[row["entity_id"]].append(groups[-1])
+    groups = _groups(rows.keys(), rows.all(), query, sketches)
+    for entity_id, group in groups:
+        result[entity_id].append(group)
     if sets:
-        await _count_sets(groups, sets)
+        await _count_sets([group for _, group in groups], sets)
     return {entity_id: result.get(entity_id, []) for entity_id in entity_ids}
+
+
+def _groups(
+    columns: Sequence[str], rows: Sequence[Any], query: AggregateQuery, sketches: dict[str, float]
+) -> list[tuple[str, Group]]:
+    """Each row's entity id and group, read by position: a 30-day hourly timeseries
+    is 720 rows, and reading each one as a mapping by name (and its dimensions
+    through a generator) took about 3 ms more than the statement."""
+    at = {name: position for position, name in enumerate(columns)}
+    entity = at["entity_id"]
+    dimensions = [at[f"group_{i}"] for i in range(len(query.group_by))]
+    measures = [(name, at[name]) for name in query.measures]
+    bucket = at["bucket"] if query.granularity else None
+    groups = []
+    for row in rows:
+        grouped = tuple(row[i] for i in dimensions) if dimensions else ()
+        key = row[bucket] if bucket is not None else grouped[0] if grouped else None
+        values = {name: row[i] for name, i in measures}
+        for name, fraction in sketches.items():
+            values[name] = quantile(values[name], fraction)
+        groups.append((row[entity], Group(key, values, grouped)))
+    return groups
 
 
 class _BinaryCursor(AsyncCursor[Any]):
@@ -115,23 +133,27 @@ async def binary_results(conn: AsyncConnection) -> AsyncIterator[None]:
         driver.cursor_factory = previous
 
 
-# Hashes a question may count on the event loop; past it, a worker thread counts them
+# Hashes a question may count on the event loop; past it, worker threads count them
 # (numpy sorts without the GIL), so one long range does not hold up other requests.
 _COUNT_INLINE = 200_000
+# Worker threads one question's sets are split over: one per core. 20 products' sets
+# over 7 days at 10M events, 1.6 million hashes, took 14.8 ms in one and 8.5 in two.
+_COUNT_THREADS = os.cpu_count() or 1
 
 
 async def _count_sets(groups: list[Group], names: list[str]) -> None:
     """Replace each group's sets (db.hash_sets) by the count of their union."""
 
-    def count() -> None:
-        for group in groups:
+    def count(share: Sequence[Group]) -> None:
+        for group in share:
             group.values.update({name: count_union(group.values[name]) for name in names})
 
     stored = sum(len(g.values[n] or b"") for g in groups for n in names)
     if stored // HASH_BYTES <= _COUNT_INLINE:
-        count()
-    else:
-        await asyncio.to_thread(count)
+        count(groups)
+        return
+    shares = [groups[i::_COUNT_THREADS] for i in range(min(_COUNT_THREADS, len(groups)))]
+    await asyncio.gather(*(asyncio.to_thread(count, share) for share in shares))
 
 
 async def fetch_top_errors(

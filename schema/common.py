@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -82,11 +82,28 @@ def ingest_row(cls: type[T]) -> type[T]:
 class MeasureSet:
     """Base of the metrics types: built from the measures a query computed."""
 
+    _unset: ClassVar[dict[str, None]] = {}  # every field of a subclass, as None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._unset = dict.fromkeys(cls.__annotations__)
+
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> Self:
-        """Metrics holding the computed measures; unselected ones are never read."""
-        fields: dict[str, Any] = {name: values.get(name) for name in cls.__annotations__}
-        return cls(**fields)
+        """Metrics holding the computed measures; unselected ones are never read.
+
+        Made without the dataclass's __init__ (a subclass is a plain strawberry
+        type: no __post_init__, no defaults to compute). A timeseries makes one
+        per point, and passing nine fields by keyword cost twice as much.
+        """
+        made = cls.__new__(cls)
+        fields = made.__dict__
+        fields.update(cls._unset)
+        if values.keys() <= fields.keys():
+            fields.update(values)
+        else:  # only the measures that are fields
+            fields.update((name, value) for name, value in values.items() if name in fields)
+        return made
 
 
 @strawberry.type

@@ -27,13 +27,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import isfinite
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLInt,
+    GraphQLLeafType,
     GraphQLList,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLString,
     Undefined,
     is_leaf_type,
     is_non_null_type,
@@ -42,19 +49,23 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+_STRAWBERRY = GraphQLCoreConverter.DEFINITION_BACKREF  # a field's strawberry definition
 
 
 @dataclass(frozen=True, slots=True)
 class _Plain:
     """How one response key of a plain selection set is made.
 
-    read: the field's resolver (an attribute read), None for __typename;
-    leaf: the scalar's output coercion; nested: the object's own plan;
+    read: the field's attribute read, None for __typename; leaf: the scalar's
+    output coercion (_leaf); nested: the object's own plan;
     typename: the value of __typename.
     """
 
     name: str
-    read: Callable[..., Any] | None
+    read: Callable[[Any], Any] | None
     non_null: bool
     leaf: Callable[[Any], Any] | None
     nested: tuple[_Plain, ...] | None
@@ -155,14 +166,48 @@ class PlainFields(StrawberryGraphQLCoreExecutionContext):
         ):
             raise _NotPlain
         non_null, named = _unwrapped(field_def.type)
+        read = _reader(field_def)
         if is_leaf_type(named):
-            return _Plain(name, field_def.resolve, non_null, named.coerce_output_value, None)
+            return _Plain(name, read, non_null, _leaf(named), None)
         if is_object_type(named) and named.is_type_of is None:
             grouped, deferred, _ = self.collect_subfields(named, details)
             nested = None if deferred else self._plan(named, grouped)
             if nested is not None:
-                return _Plain(name, field_def.resolve, non_null, None, nested)
+                return _Plain(name, read, non_null, None, nested)
         raise _NotPlain
+
+
+def _reader(field_def: GraphQLField) -> Callable[[Any], Any]:
+    """A plain field's read: the attribute itself where strawberry's resolver would
+    only getattr it (three Python calls per value, a fifth of a 30-day hourly
+    timeseries' time in the pass), else that resolver."""
+    definition = field_def.extensions.get(_STRAWBERRY)
+    if (
+        isinstance(definition, StrawberryField)
+        and definition.base_resolver is None
+        and definition.default_resolver is getattr
+    ):
+        return attrgetter(definition.python_name)
+    resolve = field_def.resolve
+    assert resolve is not None  # a plain field's resolver is strawberry's basic one
+    return lambda source: resolve(source, None)
+
+
+_INT_RANGE = range(-(2**31), 2**31)  # GraphQL's Int: 32 bits, signed
+
+
+def _leaf(named: GraphQLLeafType) -> Callable[[Any], Any]:
+    """A scalar's output coercion, with the values it would return unchanged (a
+    finite float for Float, an int in range for Int, a str for String) passed
+    as they are without its chain of type checks."""
+    coerce = named.coerce_output_value
+    if named is GraphQLFloat:
+        return lambda value: value if type(value) is float and isfinite(value) else coerce(value)
+    if named is GraphQLInt:
+        return lambda value: value if type(value) is int and value in _INT_RANGE else coerce(value)
+    if named is GraphQLString:
+        return lambda value: value if type(value) is str else coerce(value)
+    return coerce
 
 
 def _unwrapped(output: GraphQLOutputType) -> tuple[bool, Any]:
@@ -188,7 +233,7 @@ def _values(plan: tuple[_Plain, ...], source: Any) -> dict[str, Any]:
         if field.read is None:
             out[field.name] = field.typename
             continue
-        value = field.read(source, None)
+        value = field.read(source)
         if value is None:
             if field.non_null:
                 raise _NotPlain

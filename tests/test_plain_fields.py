@@ -84,6 +84,30 @@ class Query:
     def one(self) -> Point:
         return _points()[3]
 
+    @strawberry.field
+    def odd_points(self, odd: str) -> list[Point]:
+        made = _points()
+        for name, value in ODD[odd].items():
+            setattr(made[1] if name == "label" else made[1].numbers, name, value)
+        return made
+
+
+# Values a scalar's fast path must not pass as they are (schema.execution._leaf):
+# each gets graphql-core's own coercion or error.
+ODD: dict[str, dict[str, Any]] = {
+    "past Int": {"count": 2**31},
+    "below Int": {"count": -(2**31) - 1},
+    "greatest Int": {"count": 2**31 - 1},
+    "a bool for Int": {"count": True},
+    "a float for Int": {"count": 4.0},
+    "NaN": {"rate": float("nan")},
+    "infinity": {"rate": float("-inf")},
+    "an int for Float": {"rate": 3},
+    "a bool for Float": {"rate": False},
+    "an int for String": {"label": 5},
+    "a bool for String": {"label": True},
+}
+
 
 class _Counting(PlainFields):
     """PlainFields that counts the fields graphql-core executed one by one."""
@@ -118,6 +142,7 @@ DOCUMENTS = [
     "{ strictPoints(broken: 4) { label } }",  # a null item in [Point!]!
     "{ one { bucket numbers { count } maybe { count } } }",
     "{ points { label numbers { count } } one { label } }",
+    *[f'{{ oddPoints(odd: "{odd}") {{ label numbers {{ count rate }} }} }}' for odd in ODD],
 ]
 
 
