@@ -12,8 +12,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-PARALLEL_SETUP_COST = 20_000  # planner cost units (Postgres's default: 1,000); see Database
-
 
 def normalize_url(url: str) -> str:
     """Accept postgres:// and postgresql:// URLs and pin the psycopg 3 driver."""
@@ -45,15 +43,7 @@ class Database:
         # JIT off: the gateway's statements run for milliseconds to a second, and
         # LLVM compiling them cost more than it saved (the 20-product list at 10M
         # events: 550-710 ms without JIT, 610-660 ms with it, 187 ms of it compiling).
-        # Parallel workers only for plans that cost more than PARALLEL_SETUP_COST:
-        # starting two took 5-10 ms, and Postgres started them for a 30-day hourly
-        # timeseries read from 720 rollup rows (at 10M events its statement's p95
-        # went from 15 to 7 ms without them); a scan of millions of raw rows still
-        # gets them.
-        options = (
-            f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_ms)} -c jit=off"
-            f" -c parallel_setup_cost={PARALLEL_SETUP_COST}"
-        )
+        options = f"-c TimeZone=UTC -c statement_timeout={int(statement_timeout_ms)} -c jit=off"
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=pool_size,
