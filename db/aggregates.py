@@ -147,8 +147,10 @@ async def binary_results(conn: AsyncConnection) -> AsyncIterator[None]:
 # Hashes a question may count on the event loop; past it, worker threads count them
 # (numpy sorts without the GIL), so one long range does not hold up other requests.
 _COUNT_INLINE = 200_000
-# Worker threads one question's sets are split over: one per core. 20 products' sets
-# over 7 days at 10M events, 1.6 million hashes, took 14.8 ms in one and 8.5 in two.
+# Worker threads one question's sets are split over: one per core. Sets the size of
+# 20 products' over 7 days at 10M events (1.6 million hashes) took 14.8 ms to count
+# in one thread and 8.5 in two; the whole question went from 76.8/89.1 to 73.0/82.3
+# ms p50/p95 (bench/RESULTS.md, the 20afaee run's notes).
 _COUNT_THREADS = os.cpu_count() or 1
 
 
