@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from collections.abc import Iterator
@@ -154,8 +155,15 @@ def _serve(secured: tuple[Settings, bool], url: str, host: str, port: int) -> No
     # string, which may carry ?token=.
     from gateway.app import create_app  # here: `load` and `migrate` need no schema
 
+    served = create_app(database, settings)
+    # What is alive now (the modules, the schema, the app: about a million objects)
+    # lives as long as the process, so the collector no longer visits it: a full
+    # collection over all of it took 40-60 ms, inside a request (one in 40 of
+    # products(first: 20) at 10M events); after the freeze the longest took 7.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(database, settings),
+        served,
         host=host,
         port=port,
         log_config=None,

@@ -1,4 +1,5 @@
-"""Per-request DataLoaders: every per-entity field under a list costs one statement.
+"""Per-request DataLoaders: every per-entity field under a list costs one statement
+(a count of distinct users over many entities, two side by side).
 
 One mechanism serves every such field: a key is (fetch, question, entity id),
 where ``fetch(conn, question, entity_ids)`` answers one hashable question for
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.dataloader import DataLoader
 
-from db.aggregates import ErrorRow, Group, fetch_groups, fetch_top_errors
+from db.aggregates import ErrorRow, Group, fetch_groups, fetch_top_errors, shares
 from db.compiler import AggregateQuery, Fact
 from db.engine import Database
 
@@ -32,18 +33,31 @@ async def _groups(
     return await fetch_groups(conn, *question, ids)
 
 
+def _group_shares(question: tuple[Fact, AggregateQuery], ids: Sequence[str]) -> list[Sequence[str]]:
+    return shares(*question, ids)
+
+
 async def _top_errors(
     conn: AsyncConnection, question: tuple[Fact, AggregateQuery], ids: Sequence[str]
 ) -> Mapping[str, list[ErrorRow]]:
     return await fetch_top_errors(conn, *question, ids)
 
 
+# How a fetch splits a batch's entities into shares answered side by side (a fetch
+# not named here answers its whole batch in one statement).
+_SHARED: dict[Fetch[Any, Any], Callable[[Any, Sequence[str]], list[Sequence[str]]]] = {
+    _groups: _group_shares
+}
+
+
 class Loaders:
     """The loaders of one request.
 
     One batch runs one statement per distinct (fetch, question), covering
-    every entity asked for at once; ``aggregates`` and ``top_errors`` are the
-    same mechanism keyed by (fact, question, entity id).
+    every entity asked for at once (or, for a question that counts distinct
+    users over many entities, one per share of them, side by side:
+    db.aggregates.shares); ``aggregates`` and ``top_errors`` are the same
+    mechanism keyed by (fact, question, entity id).
     """
 
     def __init__(self, db: Database) -> None:
@@ -75,11 +89,19 @@ class Loaders:
             if entity_id not in wanted[fetch, question]:
                 wanted[fetch, question].append(entity_id)
 
-        async def answer(group: tuple[Fetch[Any, Any], Hashable], ids: list[str]) -> Any:
+        async def share(group: tuple[Fetch[Any, Any], Hashable], ids: Sequence[str]) -> Any:
             # Each statement gets its own connection: batches of sibling
-            # fields run concurrently.
+            # fields, and the shares of one, run concurrently.
             async with self._db.read() as conn:
-                return group, await group[0](conn, group[1], ids)
+                return await group[0](conn, group[1], ids)
+
+        async def answer(group: tuple[Fetch[Any, Any], Hashable], ids: list[str]) -> Any:
+            split = _SHARED.get(group[0])
+            parts = split(group[1], ids) if split is not None else [ids]
+            found: dict[str, Any] = {}
+            for part in await asyncio.gather(*(share(group, p) for p in parts)):
+                found.update(part)
+            return group, found
 
         answers = dict(await asyncio.gather(*(answer(g, ids) for g, ids in wanted.items())))
         return [answers[fetch, question][entity_id] for fetch, question, entity_id in keys]

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from tests.factories import ingest_product_events, product_event, product_query
+from db.aggregates import shares
+from db.compiler import AggregateQuery
+from db.facts.product_events import PRODUCT_EVENTS
+from tests.factories import (
+    approx_metrics,
+    at,
+    expected_product_metrics,
+    ingest_product_events,
+    iso,
+    product_event,
+    product_events_mix,
+    product_query,
+)
 
 # A percentile reaches SQL as percentile_cont over raw rows or a rollup's sketch.
 PERCENTILE_SQL = ("percentile_cont", "sketch_")
@@ -111,3 +124,54 @@ async def test_metrics_under_products_cost_the_same_for_3_or_30_products(
     assert [n["breakdown"][0]["value"] for n in nodes] == [
         ["de", "fr", ""][n % 3] for n in range(30)
     ]
+
+
+SHARED_QUERY = """
+query($range: TimeRange) { products(first: 50) { nodes {
+    id overview(range: $range) { totalEvents uniqueUsers p95PageLoadTimeMs }
+} } }
+"""
+
+
+@pytest.mark.parametrize(("product_count", "expected_statements"), [(7, 1), (12, 2)])
+async def test_distinct_users_of_many_products_are_counted_in_two_shares(
+    gql, now, statements, db, product_count, expected_statements
+):
+    # From 8 products on, an overview that counts distinct users is asked in two
+    # statements side by side (db.aggregates.shares); the answers are each product's own.
+    async with db.write() as conn:
+        await conn.execute(text("TRUNCATE product_events, products"))
+    rows = product_events_mix(now, count=40 * product_count, seed=product_count)
+    for n, row in enumerate(rows):
+        row["productId"] = f"p{n % product_count:03d}"
+    await ingest_product_events(gql, rows, now)
+    # Unaligned at both ends: whole hours from the rollups, the minutes from raw rows.
+    start, end = now - timedelta(hours=15, minutes=7), now - timedelta(minutes=3)
+    statements.statements.clear()
+    data = await gql(SHARED_QUERY, {"range": {"from": iso(start), "to": iso(end)}}, now=now)
+    rolled = [s for s in statements.statements if "product_events_hourly" in s]
+    assert len(rolled) == expected_statements
+    found = {node["id"]: node["overview"] for node in data["products"]["nodes"]}
+    expected = {}
+    for product in sorted({row["productId"] for row in rows}):
+        mine = [r for r in rows if r["productId"] == product and start <= at(r) < end]
+        metrics = expected_product_metrics(mine)
+        expected[product] = approx_metrics(
+            {name: metrics[name] for name in ("totalEvents", "uniqueUsers", "p95PageLoadTimeMs")}
+        )
+    assert found == expected
+
+
+def test_shares_keep_every_entity_once_in_order():
+    ids = [f"p{n}" for n in range(13)]
+    query = AggregateQuery(
+        measures=frozenset({"unique_users"}),
+        start=datetime(2026, 1, 1, 0, 30, tzinfo=UTC),
+        end=datetime(2026, 1, 3, tzinfo=UTC),
+    )
+    parts = shares(PRODUCT_EVENTS, query, ids)
+    assert [len(p) for p in parts] == [7, 6]
+    assert [i for p in parts for i in p] == ids
+    # Nothing to count: one statement, whatever the number of entities.
+    counted = replace(query, measures=frozenset({"total_events"}))
+    assert shares(PRODUCT_EVENTS, counted, ids) == [ids]
