@@ -13,16 +13,16 @@ from sqlalchemy import delete, func, select, true
 from db.compiler import Fact
 from db.facts.product_events import PRODUCT_EVENTS
 from db.rolled import backfill
-from db.rollups import COMPACTED, KEY, VALUES
+from db.rollups import KEY, VALUES
 from db.sketch import entries
 
 
 async def stored_rollup_rows(
     db, fact: Fact = PRODUCT_EVENTS
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Every rollup row by table and key (one per key: a load ends compacted); a sketch
-    as its count per bin, since the order and repetition of its entries depend on
-    how batches were merged."""
+    """Every rollup key's rows, merged, by table and key; a sketch as its count per
+    bin, since the order and repetition of its entries depend on how batches were
+    merged."""
     rollup = fact.rollup
     assert rollup is not None
     sketches = [name for name, part in rollup.parts.items() if part.source is not None]
@@ -33,10 +33,15 @@ async def stored_rollup_rows(
         for grain in rollup.grains:
             stored = grain.table
             key = [stored.c[name] for name in KEY]
-            plain = [c for c in stored.c if c.name not in (*sketches, COMPACTED)]
-            for row in (await conn.execute(select(*plain))).mappings():
+            # A key's rows merged as readers merge them: compaction may leave a key's
+            # base row and one folded row beside it (db.compaction).
+            merged = [
+                part.merged(stored.c[name]).label(name)
+                for name, part in rollup.parts.items()
+                if name not in sketches
+            ]
+            for row in (await conn.execute(select(*key, *merged).group_by(*key))).mappings():
                 at = (stored.name, *(row[c.name] for c in key))
-                assert at not in found, f"{at} has more than one row"
                 found[at] = dict(row)
                 for name in values:
                     packed = found[at][name]
