@@ -6,8 +6,9 @@ one time bucket and one grouping: ``dimension`` is "" for the entity's totals
 or a dimension key, and ``group_key`` that dimension's text. Rows are only
 appended: each ingest batch adds its own rows (db.rolled), so one key may have
 several rows, and every reader merges them. Compaction (db.compaction) folds a
-key's rows into one, flagged ``compacted``, in a single statement, which no
-reader can tell from before. Two grains:
+key's rows into one (or into one beside the key's large base row), flagged
+``compacted``, in a single statement, which no reader can tell from before.
+Two grains:
 hourly rows of the totals (timeseries, and the hours at the edges of a
 range; of each dimension too where a fact's dimensions have few values, as a
 model's) and daily rows of the totals and of each single dimension
