@@ -280,8 +280,8 @@ def _bases_kept(held: dict[tuple[Any, ...], list[tuple[str, bool, int]]]) -> dic
 
 
 async def test_a_keys_large_base_row_stays_while_its_new_rows_are_few(db, now):
-    big, small, many = (_batches(now, batches=3, size=size)[b] for b, size in enumerate((240,) * 3))
-    small = small[:12]
+    big, small, many = _batches(now, batches=3, size=240)
+    small = small[:12]  # a few new events beside whole days and hours
     await _ingest(db, now, [big])
     await compact(db)
     rows, keys, _ = await _rows_and_keys(db)
@@ -292,7 +292,7 @@ async def test_a_keys_large_base_row_stays_while_its_new_rows_are_few(db, now):
         kept = _bases_kept(before)
         pending = sum(1 for rows in before.values() if not all(done for _, done, _ in rows))
         if batch is small:
-            assert kept  # a few new events beside whole days and hours
+            assert kept
         await compact(db)
         after = await _held(db)
         assert after.keys() == before.keys()
