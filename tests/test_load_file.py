@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from db.ingest.batch import CheckedBatch, Rejection
 from db.tables import api_requests, metric_samples, product_events, quarantine
 from gateway import load as loader
 from gateway.load import load_file, plan
@@ -231,3 +232,18 @@ async def test_column_blocks_and_line_blocks_reject_and_quarantine_alike(
             .all()
         )
     assert kept == [bad_value, dict(bad_value, eventId="again")]
+
+
+def test_a_segment_is_a_quarter_of_the_file_within_bounds():
+    """Segments of about a quarter of the file's rows (as its first chunk's bytes per
+    row tell), never fewer than MIN_SEGMENT_ROWS nor more than SEGMENT_ROWS."""
+    checked = CheckedBatch(columns={"event_id": ["x"] * 800})
+    checked.rejected = [Rejection(n, None, "bad") for n in range(200)]
+    first = loader._Chunk(checked, first_line=1, read_to=250_000)  # 250 bytes a row
+    for rows, expected in [
+        (1_000_000, loader.MIN_SEGMENT_ROWS),
+        (4_000_000, 1_000_000),
+        (6_000_000, 1_500_000),
+        (10_000_000, loader.SEGMENT_ROWS),
+    ]:
+        assert loader._segment_rows(rows * 250, first) == expected

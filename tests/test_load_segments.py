@@ -104,6 +104,31 @@ async def test_a_load_in_segments_keeps_rollups_equal_to_a_rebuild_and_to_raw_an
         assert sum(g.values["total_events"] for groups in raw.values() for g in groups) == 36
 
 
+async def test_of_rows_staged_with_one_identity_the_first_in_the_file_is_stored(db, now, tmp_path):
+    """A segment stores its staged rows at its end in storage order, not in file order;
+    of rows with one identity (product, id, time), the first in the file still wins."""
+    lines = _lines(now, 12)  # one segment of three chunks
+    for n in range(4):  # the third chunk repeats the first four rows, changed
+        lines[8 + n] = {**lines[n], "durationMs": 90_000.0 + n, "country": "later"}
+    path = tmp_path / "events.ndjson"
+    path.write_text(ndjson(lines))
+    summary = await load_file(db, plan(path, "product-events", "ndjson"), TOLERANCE)
+
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (8, 4, 0)
+    async with db.read() as conn:
+        stored = {
+            row.event_id: (row.duration_ms, row.country)
+            for row in await conn.execute(
+                select(
+                    product_events.c.event_id,
+                    product_events.c.duration_ms,
+                    product_events.c.country,
+                )
+            )
+        }
+    assert stored == {r["eventId"]: (r["durationMs"], r["country"]) for r in lines[:8]}
+
+
 async def test_a_fault_in_a_later_segment_keeps_the_earlier_ones_whole_and_says_so(
     db, now, tmp_path, monkeypatch
 ):

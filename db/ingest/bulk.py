@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     column,
     func,
+    literal_column,
     select,
     table,
     text,
@@ -98,32 +99,42 @@ def _staging_columns(fact: Table, columns: Sequence[str]) -> sql.Composable:
     )
 
 
-async def _copy_to_staging(
-    conn: AsyncConnection, fact: Table, rows: Mapping[str, Sequence[Any]]
-) -> str:
-    """Create a staging table of just these columns and COPY the rows into it."""
-    columns = list(rows)
+async def create_staging(conn: AsyncConnection, fact: Table, columns: Sequence[str]) -> str:
+    """Create the transaction's staging table of these columns of fact (dropped at
+    commit); stage() COPYs rows into it."""
     # One name per fact table, so the INSERT that reads it is the same statement every
     # batch and SQLAlchemy compiles it once (with unique names its compilation took
     # about 14 ms of a 1,000-row batch). A batch earlier in the same transaction may
     # have left its staging table: it is replaced.
     name = f"staging_{fact.name}"
-    adapters = _row_adapters(fact, columns, conn.dialect)
-    raw = await conn.get_raw_connection()
-    driver = cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
-    targets = sql.SQL(", ").join(map(sql.Identifier, columns))
     staging = sql.Identifier(name)
+    driver = await _driver(conn)
     async with driver.cursor() as cursor:
-        # Postgres-only DDL and COPY: no constraints or defaults on staging, so a
-        # serial id is drawn once, by the fact table. Dropped with the transaction.
+        # Postgres-only DDL: no constraints or defaults on staging, so a serial id is
+        # drawn once, by the fact table. Dropped with the transaction.
         await cursor.execute(
             sql.SQL(
                 "DROP TABLE IF EXISTS pg_temp.{0}; "
                 "CREATE TEMP TABLE {0} ON COMMIT DROP AS SELECT {1} FROM {2} WITH NO DATA"
             ).format(staging, _staging_columns(fact, columns), sql.Identifier(fact.name))
         )
-        types = await _types(cursor, fact, columns, staging)
-        copy_in = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging, targets)
+    return name
+
+
+async def stage(
+    conn: AsyncConnection, fact: Table, staging: str, rows: Mapping[str, Sequence[Any]]
+) -> None:
+    """COPY rows (columns of one length by name, those create_staging was given)
+    into the staging table, after the rows already there."""
+    columns = list(rows)
+    adapters = _row_adapters(fact, columns, conn.dialect)
+    driver = await _driver(conn)
+    targets = sql.SQL(", ").join(map(sql.Identifier, columns))
+    async with driver.cursor() as cursor:
+        types = await _types(cursor, fact, columns, sql.Identifier(staging))
+        copy_in = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(staging), targets
+        )
         async with cursor.copy(copy_in) as copy:
             copy.set_types(types)
             # Formatting rows is CPU work: done in a worker thread, so the event loop
@@ -131,7 +142,11 @@ async def _copy_to_staging(
             formatter = copy.formatter
             for chunk in await asyncio.to_thread(_formatted, formatter, rows, adapters):
                 await copy.write(chunk)
-    return name
+
+
+async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    raw = await conn.get_raw_connection()
+    return cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
 
 
 async def _types(
@@ -140,7 +155,8 @@ async def _types(
     """Binary COPY needs every column's type; the staging table's own are exact."""
     key = (fact.name, tuple(columns))
     if key not in _copy_types:
-        await cursor.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(staging))
+        names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        await cursor.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(names, staging))
         _copy_types[key] = [described.type_code for described in cursor.description or ()]
     return _copy_types[key]
 
@@ -219,7 +235,11 @@ def _insert_from(
     values = [
         source.c[c].cast(fact.c[c].type) if _is_json(fact, c) else source.c[c] for c in columns
     ]
-    rows = select(*values).order_by(*_storage_order(fact, source))
+    # Rows of one identity in the order they arrived, so the first is the one stored
+    # (a load's segment stages many chunks): staged rows are only ever appended, by
+    # COPY in one transaction, so their addresses (ctid) run in that order.
+    arrived: ColumnElement[Any] = literal_column(f'"{staging}".ctid')
+    rows = select(*values).order_by(*_storage_order(fact, source), arrived)
     statement = insert(fact).from_select(list(columns), rows)
     if conflict is not None:
         statement = statement.on_conflict_do_nothing(index_elements=[fact.c[c] for c in conflict])
@@ -258,10 +278,25 @@ async def copy_insert(
     """
     if not rows or not len(next(iter(rows.values()))):
         return []
-    staging = await _copy_to_staging(conn, fact, rows)
-    key = (fact.name, tuple(rows), tuple(conflict or ()), tally, feed and feed.name)
+    staging = await create_staging(conn, fact, list(rows))
+    await stage(conn, fact, staging, rows)
+    return await insert_staged(conn, fact, staging, list(rows), conflict, tally, feed)
+
+
+async def insert_staged(
+    conn: AsyncConnection,
+    fact: Table,
+    staging: str,
+    columns: Sequence[str],
+    conflict: Sequence[str] | None,
+    tally: Tally,
+    feed: Feed | None = None,
+) -> Sequence[RowMapping]:
+    """Move the staged rows of these columns into fact in one statement (the rest as
+    copy_insert says); the tally of the rows inserted comes back."""
+    key = (fact.name, tuple(columns), tuple(conflict or ()), tally, feed and feed.name)
     if key not in _statements:
-        _statements[key] = _writer(fact, staging, list(rows), conflict, tally, feed)
+        _statements[key] = _writer(fact, staging, columns, conflict, tally, feed)
     tallied: Sequence[RowMapping] = (await conn.execute(_statements[key])).mappings().all()
     return tallied
 
