@@ -256,8 +256,11 @@ async def load_file(
 def _segment_rows(file_bytes: int, first: _Chunk | None) -> int:
     """The rows of a segment: a quarter of the file's, as its first chunk's bytes per
     row tell, within [MIN_SEGMENT_ROWS, SEGMENT_ROWS]."""
-    rows = 0 if first is None else first.checked.size + len(first.checked.rejected)
-    quarter = file_bytes * rows // max(first.read_to if first else 1, 1) // 4
+    quarter = 0
+    if first is not None and first.read_to > 0:
+        checked = first.checked
+        rows = checked.size + checked.in_batch_duplicates + len(checked.rejected)
+        quarter = file_bytes * rows // first.read_to // 4
     return min(SEGMENT_ROWS, max(MIN_SEGMENT_ROWS, quarter))
 
 
