@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy.exc import DataError, IntegrityError
@@ -28,20 +27,6 @@ RESOURCE_FIELDS = {
     "PREDICTION": ("modelId", "model"),
     "METRIC_SAMPLE": ("name", "metric"),
 }
-
-
-def raw_row(value: object) -> dict[str, Any]:
-    """An input row as the client wrote it, enum values unwrapped.
-
-    Typed as its input class, it arrives as a mapping keyed by camelCase field
-    names (schema.common.ingest_row).
-    """
-    row = cast("Mapping[str, Any]", value)
-    return {name: _plain(field) for name, field in row.items()}
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
 
 
 def check_batch_size(context: GatewayContext, rows: Sequence[Any], argument: str) -> None:
@@ -103,7 +88,9 @@ async def ingest_rows(
     context = context_of(info)
     check_batch_size(context, rows, argument)
     try:
-        outcome = await store(context.db, [raw_row(r) for r in rows], context.row_context())
+        outcome = await store(
+            context.db, cast("list[dict[str, Any]]", list(rows)), context.row_context()
+        )
     except IngestFailed as error:
         raise ingest_failure(error) from error
     telemetry.ingested(kind, outcome.accepted, outcome.duplicates, len(outcome.rejected))

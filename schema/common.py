@@ -9,6 +9,9 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.base import StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition
+from strawberry.utils.str_converters import to_camel_case
 
 T = TypeVar("T")
 
@@ -70,13 +73,34 @@ def ingest_row(cls: type[T]) -> type[T]:
 
     A batch has thousands of rows, and building an object per row (Strawberry
     converts every field) was most of a mutation's cost. The resolver gets each
-    row as a mapping keyed by the contract's camelCase field names, values
-    already coerced by GraphQL (enums as members; omitted fields absent), which
-    is what db.ingest validates anyway.
+    row as a dict keyed by the contract's camelCase field names, values already
+    coerced by GraphQL (an omitted field as its default), enums unwrapped to
+    their values here: that is what db.ingest validates anyway.
     """
     definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
-    definition.from_input = lambda _cls, value, _context: dict(value)
+    enums: list[str] | None = None  # the enum fields' names, once the types are resolved
+
+    def from_input(_cls: type[T], value: Mapping[str, Any], _context: object) -> dict[str, Any]:
+        nonlocal enums
+        if enums is None:
+            enums = [
+                field.graphql_name or to_camel_case(field.python_name)
+                for field in definition.fields
+                if isinstance(_unwrapped(field.type), StrawberryEnumDefinition)
+            ]
+        row = dict(value)
+        for name in enums:
+            member = row.get(name)
+            if member is not None:
+                row[name] = member.value
+        return row
+
+    definition.from_input = from_input
     return cls
+
+
+def _unwrapped(type_: object) -> object:
+    return type_.of_type if isinstance(type_, StrawberryOptional) else type_
 
 
 class MeasureSet:

@@ -32,6 +32,7 @@ from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
     GraphQLFloat,
     GraphQLInt,
@@ -197,16 +198,23 @@ _INT_RANGE = range(-(2**31), 2**31)  # GraphQL's Int: 32 bits, signed
 
 
 def _leaf(named: GraphQLLeafType) -> Callable[[Any], Any]:
-    """A scalar's output coercion, with the values it would return unchanged (a
-    finite float for Float, an int in range for Int, a str for String) passed
+    """A scalar's output coercion, with the values it would return unchanged passed
     as they are without its chain of type checks."""
-    coerce = named.coerce_output_value
+    return unchanged_or(named, named.coerce_output_value)
+
+
+def unchanged_or(named: GraphQLLeafType, coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """coerce, except for the values a built-in scalar takes as they are, in and out (a
+    str for String, a finite float for Float, an int in range for Int, a bool for
+    Boolean): those pass without its chain of type checks."""
     if named is GraphQLFloat:
         return lambda value: value if type(value) is float and isfinite(value) else coerce(value)
     if named is GraphQLInt:
         return lambda value: value if type(value) is int and value in _INT_RANGE else coerce(value)
     if named is GraphQLString:
         return lambda value: value if type(value) is str else coerce(value)
+    if named is GraphQLBoolean:
+        return lambda value: value if type(value) is bool else coerce(value)
     return coerce
 
 

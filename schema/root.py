@@ -24,6 +24,7 @@ from schema.storable import StorableArguments
 from schema.subscriptions import Subscription
 from schema.validation import ValidationErrorCodes
 from schema.validation_shapes import ShapeValidationCache
+from schema.variables import CompiledVariables
 
 Query = merge_types(
     "Query",
@@ -53,6 +54,11 @@ Mutation = merge_types(
 )
 
 
+class GatewayExecution(CompiledVariables, PlainFields):
+    """Execution with list variables coerced by compiled plans (schema.variables) and
+    plain selection sets completed in one pass (schema.execution)."""
+
+
 def build_schema() -> strawberry.Schema:
     """The served schema. Errors are coded and unexpected ones masked (SafeErrors);
     the caller's scope and the document's limits are checked before execution."""
@@ -70,7 +76,7 @@ def build_schema() -> strawberry.Schema:
             StorableArguments,
         ],
         config=StrawberryConfig(scalar_map=SCALARS),
-        execution_context_class=PlainFields,
+        execution_context_class=GatewayExecution,
     )
 
 
