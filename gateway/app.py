@@ -122,8 +122,11 @@ def create_app(database: Database, settings: Settings, *, owns_database: bool = 
         yield
         await alerting.stop()
         await broker.stop()
-        maintenance.cancel()
-        compaction.cancel()
+        # Ended before the database is closed: a pass cancelled in a statement has the
+        # server cancel it, instead of leaving it running there after shutdown.
+        for task in (maintenance, compaction):
+            task.cancel()
+        await asyncio.gather(maintenance, compaction, return_exceptions=True)
         await offload.close()
         await usage.flush(database)
         if owns_database:
