@@ -89,34 +89,49 @@ def _json_text(value: Any) -> str:
         return json.dumps(value)
 
 
-def _staging_columns(fact: Table, columns: Sequence[str]) -> sql.Composable:
-    """The staging table's columns: the fact table's, JSON ones as text."""
+def _staging_columns(fact: Table) -> sql.Composable:
+    """The staging table's columns: every column of the fact table, JSON ones as text."""
     return sql.SQL(", ").join(
-        sql.SQL("{0}::text AS {0}").format(sql.Identifier(name))
-        if _is_json(fact, name)
-        else sql.Identifier(name)
-        for name in columns
+        sql.SQL("{0}::text AS {0}").format(sql.Identifier(c.name))
+        if _is_json(fact, c.name)
+        else sql.Identifier(c.name)
+        for c in fact.columns
     )
 
 
-async def create_staging(conn: AsyncConnection, fact: Table, columns: Sequence[str]) -> str:
-    """Create the transaction's staging table of these columns of fact (dropped at
-    commit); stage() COPYs rows into it."""
+async def create_staging(conn: AsyncConnection, fact: Table) -> str:
+    """The connection's staging table for fact, empty; stage() COPYs rows into it.
+
+    It has every column of fact (JSON ones as text) and lives as long as the
+    connection: made by the connection's first batch, emptied by each commit
+    (ON COMMIT DELETE ROWS) and by a rollback, which takes its rows with it.
+    A table made and dropped by every batch cost a few milliseconds of DDL,
+    left dead rows in the system catalogs for every batch (pg_class,
+    pg_attribute, pg_type), and, being new each time, made Postgres parse and
+    plan the writer's statement anew: psycopg prepares a statement on its
+    fifth run on a connection, but forgets every prepared one after a DROP.
+    """
     # One name per fact table, so the INSERT that reads it is the same statement every
     # batch and SQLAlchemy compiles it once (with unique names its compilation took
-    # about 14 ms of a 1,000-row batch). A batch earlier in the same transaction may
-    # have left its staging table: it is replaced.
+    # about 14 ms of a 1,000-row batch). Emptied here too: a batch earlier in the same
+    # transaction may have left rows (deleted, their space is not reused before the
+    # commit, so the rows COPYed next still lie in the order they arrived).
     name = f"staging_{fact.name}"
     staging = sql.Identifier(name)
     driver = await _driver(conn)
     async with driver.cursor() as cursor:
         # Postgres-only DDL: no constraints or defaults on staging, so a serial id is
-        # drawn once, by the fact table. Dropped with the transaction.
+        # drawn once, by the fact table.
         await cursor.execute(
             sql.SQL(
-                "DROP TABLE IF EXISTS pg_temp.{0}; "
-                "CREATE TEMP TABLE {0} ON COMMIT DROP AS SELECT {1} FROM {2} WITH NO DATA"
-            ).format(staging, _staging_columns(fact, columns), sql.Identifier(fact.name))
+                "CREATE TEMP TABLE IF NOT EXISTS {0} ON COMMIT DELETE ROWS "
+                "AS SELECT {1} FROM {2} WITH NO DATA; "
+                "DELETE FROM pg_temp.{0}"
+            ).format(
+                staging,
+                _staging_columns(fact),
+                sql.Identifier(fact.name),
+            )
         )
     return name
 
@@ -124,7 +139,7 @@ async def create_staging(conn: AsyncConnection, fact: Table, columns: Sequence[s
 async def stage(
     conn: AsyncConnection, fact: Table, staging: str, rows: Mapping[str, Sequence[Any]]
 ) -> None:
-    """COPY rows (columns of one length by name, those create_staging was given)
+    """COPY rows (columns of one length by name, any of the fact table's)
     into the staging table, after the rows already there."""
     columns = list(rows)
     adapters = _row_adapters(fact, columns, conn.dialect)
@@ -278,7 +293,7 @@ async def copy_insert(
     """
     if not rows or not len(next(iter(rows.values()))):
         return []
-    staging = await create_staging(conn, fact, list(rows))
+    staging = await create_staging(conn, fact)
     await stage(conn, fact, staging, rows)
     return await insert_staged(conn, fact, staging, list(rows), conflict, tally, feed)
 

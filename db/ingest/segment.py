@@ -82,7 +82,7 @@ class Segment:
             if checked.columns and len(next(iter(checked.columns.values()))):
                 if self._staging is None:
                     self._columns = list(checked.columns)
-                    self._staging = await create_staging(conn, kind.table, self._columns)
+                    self._staging = await create_staging(conn, kind.table)
                 elif list(checked.columns) != self._columns:  # a kind's shape fixes them
                     raise RuntimeError(f"a {kind.kind} batch of other columns than the first")
                 await stage(conn, kind.table, self._staging, checked.columns)
