@@ -9,9 +9,9 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.arguments import InputContext
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition
-from strawberry.utils.str_converters import to_camel_case
 
 T = TypeVar("T")
 
@@ -80,11 +80,11 @@ def ingest_row(cls: type[T]) -> type[T]:
     definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
     enums: list[str] | None = None  # the enum fields' names, once the types are resolved
 
-    def from_input(_cls: type[T], value: Mapping[str, Any], _context: object) -> dict[str, Any]:
+    def from_input(_: type[T], value: Mapping[str, Any], context: InputContext) -> dict[str, Any]:
         nonlocal enums
         if enums is None:
             enums = [
-                field.graphql_name or to_camel_case(field.python_name)
+                context.config.name_converter.get_graphql_name(field)
                 for field in definition.fields
                 if isinstance(_unwrapped(field.type), StrawberryEnumDefinition)
             ]
