@@ -113,9 +113,11 @@ async def create_staging(conn: AsyncConnection, fact: Table) -> str:
     """
     # One name per fact table, so the INSERT that reads it is the same statement every
     # batch and SQLAlchemy compiles it once (with unique names its compilation took
-    # about 14 ms of a 1,000-row batch). Emptied here too: a batch earlier in the same
-    # transaction may have left rows (deleted, their space is not reused before the
-    # commit, so the rows COPYed next still lie in the order they arrived).
+    # about 14 ms of a 1,000-row batch). Emptied here too, should a batch earlier in
+    # the same transaction have left rows. The writer breaks ties between rows of one
+    # identity by their address (ctid), which only a load's segment needs (a batch
+    # drops its own repeats before staging): its transaction starts on a table the
+    # last commit truncated, and a fault ends the load, so addresses follow arrival.
     name = f"staging_{fact.name}"
     staging = sql.Identifier(name)
     driver = await _driver(conn)
@@ -252,7 +254,8 @@ def _insert_from(
     ]
     # Rows of one identity in the order they arrived, so the first is the one stored
     # (a load's segment stages many chunks): staged rows are only ever appended, by
-    # COPY in one transaction, so their addresses (ctid) run in that order.
+    # COPY in one transaction, to a table each commit truncates, so their addresses
+    # (ctid) run in that order.
     arrived: ColumnElement[Any] = literal_column(f'"{staging}".ctid')
     rows = select(*values).order_by(*_storage_order(fact, source), arrived)
     statement = insert(fact).from_select(list(columns), rows)
